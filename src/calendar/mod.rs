@@ -1,0 +1,82 @@
+//! The calendar port: what rondo needs from an agent's calendar (free/busy for a window; create, update and
+//! delete the meeting's event), and the adapters behind it. `demo` simulates calendars for dev mode; the
+//! Google and Microsoft adapters plug in here with the same trait.
+
+pub mod demo;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::availability::Span;
+use crate::domain::model::{Agent, CalendarKind};
+
+/// What the event in the agent's calendar says.
+#[derive(Debug, Clone)]
+pub struct EventRequest {
+    /// rondo's meeting id; adapters derive their idempotency keys from it.
+    pub meeting_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub summary: String,
+    pub description: String,
+    pub attendee_email: String,
+    pub attendee_name: Option<String>,
+}
+
+/// The event as the provider stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedEvent {
+    pub provider_event_id: String,
+    pub video_link: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    /// Worth trying again later (provider down, rate limited); `retry_after` when the provider said.
+    #[error("calendar temporarily unavailable: {message}")]
+    Transient {
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// The agent's grant is gone: the connection must be renewed by the agent.
+    #[error("calendar disconnected: {0}")]
+    Disconnected(String),
+    /// Anything else the provider refused.
+    #[error("calendar refused: {0}")]
+    Rejected(String),
+}
+
+#[async_trait]
+pub trait CalendarProvider: Send + Sync {
+    /// Busy blocks of the agent's calendar that touch the window (half-open, any order).
+    async fn free_busy(&self, agent: &Agent, window: Span) -> Result<Vec<Span>, CalendarError>;
+    /// Creates the meeting's event; creating the same meeting again returns the existing event.
+    async fn create_event(&self, agent: &Agent, event: &EventRequest) -> Result<CreatedEvent, CalendarError>;
+    /// Moves the meeting's event to the request's times.
+    async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError>;
+    /// Deletes the meeting's event; an event already gone counts as deleted.
+    async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError>;
+}
+
+/// Picks the adapter for each agent by the kind of calendar it has connected.
+#[derive(Clone)]
+pub struct Calendars {
+    demo: Arc<dyn CalendarProvider>,
+}
+
+impl Calendars {
+    pub fn new(demo: Arc<dyn CalendarProvider>) -> Self {
+        Self { demo }
+    }
+
+    /// The agent's calendar, or None when it has none connected (it is then out of rotation).
+    pub fn for_agent(&self, agent: &Agent) -> Option<&dyn CalendarProvider> {
+        match agent.calendar {
+            CalendarKind::Demo => Some(self.demo.as_ref()),
+            CalendarKind::None => None,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Typed configuration from the environment (`RONDO_*`, and a `.env` file), with the defaults that
+//! ../shared/API.md "Configuration" documents. `rondo --help` lists every variable. A value that does not
+//! parse is a start-up error naming the variable.
+
+use std::net::SocketAddr;
+
+use base64::Engine;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Bearer tokens accepted in dev mode when none are configured, so README's commands work as written.
+pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
+pub const DEV_CHAT_TOKEN: &str = "dev-chat-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    Dev,
+    Prod,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "rondo", version, about = "Books sales meetings for website visitors (round robin over agents' calendars).")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Manage API bearer tokens stored (hashed) in the database.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once.
+    Create {
+        #[arg(long, value_enum)]
+        role: TokenRole,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenRole {
+    Admin,
+    Chat,
+}
+
+impl TokenRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRole::Admin => "admin",
+            TokenRole::Chat => "chat",
+        }
+    }
+}
+
+/// Every setting, as read from the environment. See `Config` for the checked form.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "RONDO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Base of links and OAuth redirect URIs.
+    #[arg(long, env = "RONDO_PUBLIC_URL", default_value = "http://localhost:8080")]
+    pub public_url: String,
+    /// SQLite URL (the embedded default); a postgres:// URL selects PostgreSQL.
+    #[arg(long, env = "RONDO_DATABASE_URL", default_value = "sqlite://rondo.db?mode=rwc")]
+    pub database_url: String,
+    /// dev: generated secret key, dev tokens and demo calendars allowed; prod: all must be configured.
+    #[arg(long = "env", env = "RONDO_ENV", value_enum, default_value = "dev")]
+    pub run_mode: RunMode,
+    /// Base64 of 32 bytes: token encryption and link signing. Generated (with a warning) in dev.
+    #[arg(long, env = "RONDO_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Bootstrap admin bearer token (dev default: dev-admin-token).
+    #[arg(long, env = "RONDO_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Bootstrap chat-service bearer token (dev default: dev-chat-token).
+    #[arg(long, env = "RONDO_CHAT_TOKEN", hide_env_values = true)]
+    pub chat_token: Option<String>,
+    /// How stale cached free/busy may be when answering availability, in seconds.
+    #[arg(long, env = "RONDO_FREEBUSY_TTL_SECONDS", default_value_t = 60)]
+    pub freebusy_ttl_seconds: u64,
+    /// Activities and reporting data older than this many days are purged.
+    #[arg(long, env = "RONDO_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+    /// Chat API requests allowed per token per minute.
+    #[arg(long, env = "RONDO_CHAT_RATE_PER_MINUTE", default_value_t = 600)]
+    pub chat_rate_per_minute: u32,
+    /// SQLite `synchronous` mode: FULL survives a power cut, NORMAL only a process crash.
+    #[arg(long, env = "RONDO_SQLITE_SYNCHRONOUS", default_value = "full")]
+    pub sqlite_synchronous: String,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "RONDO_HTTP_WORKERS", default_value_t = 0)]
+    pub http_workers: usize,
+}
+
+/// The checked configuration the service runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub database_url: String,
+    pub run_mode: RunMode,
+    pub secret_key: [u8; 32],
+    pub secret_key_generated: bool,
+    pub admin_token: Option<String>,
+    pub chat_token: Option<String>,
+    pub freebusy_ttl_seconds: u64,
+    pub retention_days: u32,
+    pub chat_rate_per_minute: u32,
+    pub sqlite_synchronous_full: bool,
+    pub http_workers: usize,
+}
+
+/// A setting that cannot be used, named by its environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Settings with every default, as a fresh `cargo run` sees them (no environment read).
+    pub fn defaults() -> Self {
+        Cli::parse_from(["rondo"]).settings
+    }
+
+    pub fn check(self) -> Result<Config, ConfigError> {
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| err("RONDO_LISTEN", format!("`{}` is not an address like 127.0.0.1:8080", self.listen)))?;
+        let public_url = self.public_url.trim_end_matches('/').to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(err("RONDO_PUBLIC_URL", "must start with http:// or https://"));
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+            return Err(err("RONDO_DATABASE_URL", "must be a sqlite:// or postgres:// URL"));
+        }
+        if self.database_url.starts_with("postgres") {
+            return Err(err(
+                "RONDO_DATABASE_URL",
+                "PostgreSQL support is not built yet; use a sqlite:// URL",
+            ));
+        }
+        let (secret_key, secret_key_generated) = match &self.secret_key {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| err("RONDO_SECRET_KEY", "must be base64"))?;
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| err("RONDO_SECRET_KEY", "must decode to exactly 32 bytes"))?;
+                (key, false)
+            }
+            None if self.run_mode == RunMode::Dev => (rand::random(), true),
+            None => return Err(err("RONDO_SECRET_KEY", "is required when RONDO_ENV=prod")),
+        };
+        let non_empty = |v: Option<String>, var| match v {
+            Some(t) if t.trim().len() < 8 => Err(err(var, "must be at least 8 characters")),
+            other => Ok(other),
+        };
+        let mut admin_token = non_empty(self.admin_token, "RONDO_ADMIN_TOKEN")?;
+        let mut chat_token = non_empty(self.chat_token, "RONDO_CHAT_TOKEN")?;
+        if self.run_mode == RunMode::Dev {
+            admin_token.get_or_insert_with(|| DEV_ADMIN_TOKEN.to_owned());
+            chat_token.get_or_insert_with(|| DEV_CHAT_TOKEN.to_owned());
+        }
+        if self.chat_rate_per_minute == 0 {
+            return Err(err("RONDO_CHAT_RATE_PER_MINUTE", "must be at least 1"));
+        }
+        let sqlite_synchronous_full = match self.sqlite_synchronous.to_ascii_lowercase().as_str() {
+            "full" => true,
+            "normal" => false,
+            _ => return Err(err("RONDO_SQLITE_SYNCHRONOUS", "must be `full` or `normal`")),
+        };
+        Ok(Config {
+            listen,
+            public_url,
+            database_url: self.database_url,
+            run_mode: self.run_mode,
+            secret_key,
+            secret_key_generated,
+            admin_token,
+            chat_token,
+            freebusy_ttl_seconds: self.freebusy_ttl_seconds,
+            retention_days: self.retention_days,
+            chat_rate_per_minute: self.chat_rate_per_minute,
+            sqlite_synchronous_full,
+            http_workers: self.http_workers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_dev_with_dev_tokens() {
+        let c = Settings::defaults().check().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.run_mode, RunMode::Dev);
+        assert_eq!(c.admin_token.as_deref(), Some(DEV_ADMIN_TOKEN));
+        assert!(c.secret_key_generated);
+        assert!(c.sqlite_synchronous_full);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let mut s = Settings::defaults();
+        s.listen = "nope".into();
+        assert_eq!(s.check().unwrap_err().var, "RONDO_LISTEN");
+        let mut s = Settings::defaults();
+        s.secret_key = Some("c2hvcnQ=".into());
+        assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
+        let mut s = Settings::defaults();
+        s.run_mode = RunMode::Prod;
+        assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
+    }
+}

@@ -1,0 +1,213 @@
+//! The entities rondo keeps — teams, agents, meetings, activities — as plain data, plus the rules that
+//! belong to them (a team's slot policy, an agent's calendar view, a meeting's blocked range).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::availability::{AgentCalendar, SlotPolicy, Span};
+use super::routing::{RoutingStep, SkipReason};
+use super::values::{DateOverrides, IanaZone, MeetingLength, TeamMode, TeamSlug, WeeklyHours};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub id: Uuid,
+    pub slug: TeamSlug,
+    pub name: String,
+    pub meeting: MeetingLength,
+    pub mode: TeamMode,
+    pub buffer_before_minutes: u32,
+    pub buffer_after_minutes: u32,
+    pub min_notice_minutes: u32,
+    pub horizon_days: u32,
+    pub slot_step_minutes: u32,
+    /// The agent who took the team's last meeting (the round-robin pointer).
+    pub last_agent_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Team {
+    pub fn policy(&self, meeting: MeetingLength) -> SlotPolicy {
+        SlotPolicy {
+            meeting_minutes: meeting.minutes(),
+            step_minutes: self.slot_step_minutes,
+            buffer_before_minutes: self.buffer_before_minutes,
+            buffer_after_minutes: self.buffer_after_minutes,
+            min_notice_minutes: self.min_notice_minutes,
+            horizon_days: self.horizon_days,
+        }
+    }
+
+    /// The instants a meeting at `start` keeps its agent from other meetings: the meeting with its buffers.
+    pub fn blocked_range(&self, start: DateTime<Utc>, meeting: MeetingLength) -> Span {
+        Span {
+            start: start - Duration::minutes(self.buffer_before_minutes as i64),
+            end: start
+                + Duration::minutes(meeting.minutes() as i64 + self.buffer_after_minutes as i64),
+        }
+    }
+}
+
+/// Which calendar an agent's free/busy comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarKind {
+    /// Simulated (dev mode, no connected calendar).
+    Demo,
+    /// No calendar connected yet: the agent is not in rotation.
+    None,
+}
+
+impl CalendarKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalendarKind::Demo => "demo",
+            CalendarKind::None => "none",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "demo" => Some(Self::Demo),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub zone: IanaZone,
+    pub weekly: WeeklyHours,
+    pub overrides: DateOverrides,
+    pub paused: bool,
+    pub calendar: CalendarKind,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Agent {
+    /// Whether the agent's calendar can be read and written, so the agent can take meetings.
+    pub fn connected(&self) -> bool {
+        self.calendar != CalendarKind::None
+    }
+
+    pub fn calendar_view<'a>(&'a self, busy: &'a [Span]) -> AgentCalendar<'a> {
+        AgentCalendar {
+            zone: self.zone.tz(),
+            weekly: &self.weekly,
+            overrides: &self.overrides,
+            busy,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingStatus {
+    Booked,
+    Cancelled,
+}
+
+impl MeetingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingStatus::Booked => "booked",
+            MeetingStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "booked" => Some(Self::Booked),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// One skipped candidate in a routing decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SkippedAgent {
+    pub agent_id: Uuid,
+    #[schema(value_type = String, example = "busy")]
+    pub reason: SkipReason,
+}
+
+/// Why a meeting went to its agent: which step chose and who was passed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RoutingTrace {
+    #[schema(value_type = String, example = "round_robin")]
+    pub step: RoutingStep,
+    pub skipped: Vec<SkippedAgent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+pub struct Visitor {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meeting {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub team_slug: String,
+    pub agent_id: Uuid,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub blocked: Span,
+    pub status: MeetingStatus,
+    pub visitor: Visitor,
+    pub session_id: Option<String>,
+    pub dialogue_id: Option<String>,
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    pub routing: RoutingTrace,
+    pub took_place: Option<bool>,
+    pub cancel_reason: Option<String>,
+    pub calendar_status: String,
+    pub video_link: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The kinds of activity marketing automation receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActivityType {
+    #[serde(rename = "meeting.scheduled")]
+    Scheduled,
+    #[serde(rename = "meeting.cancelled")]
+    Cancelled,
+    #[serde(rename = "meeting.rescheduled")]
+    Rescheduled,
+}
+
+impl ActivityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityType::Scheduled => "meeting.scheduled",
+            ActivityType::Cancelled => "meeting.cancelled",
+            ActivityType::Rescheduled => "meeting.rescheduled",
+        }
+    }
+}
+
+/// What every activity's `data` carries: the meeting as marketing automation needs it.
+pub fn activity_data(meeting: &Meeting, agent: &Agent) -> serde_json::Value {
+    serde_json::json!({
+        "meeting_id": meeting.id,
+        "visitor": meeting.visitor,
+        "session_id": meeting.session_id,
+        "dialogue_id": meeting.dialogue_id,
+        "agent": {"id": agent.id, "name": agent.name, "email": agent.email},
+        "start": meeting.start.to_rfc3339(),
+        "end": meeting.end.to_rfc3339(),
+        "team": meeting.team_slug,
+        "status": meeting.status.as_str(),
+    })
+}

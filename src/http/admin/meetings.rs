@@ -1,0 +1,257 @@
+//! The meetings report: filtered, cursor-paginated JSON, the same as CSV, and marking whether a meeting
+//! took place.
+
+use std::collections::HashMap;
+
+use actix_web::{get, patch, web, HttpResponse};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::domain::model::{Agent, Meeting, MeetingStatus, RoutingTrace};
+use crate::domain::VisitorEmail;
+use crate::error::{AppError, AppResult, Problems};
+use crate::http::auth::Admin;
+use crate::http::chat::parse_id;
+use crate::http::extract::{ApiJson, ApiQuery};
+use crate::store::{from_secs, MeetingFilter};
+use crate::usecase::availability::parse_instant;
+use crate::usecase::views::AgentBrief;
+use crate::usecase::App;
+
+const CSV_PAGE: u32 = 1000;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MeetingsQuery {
+    /// Team slug.
+    pub team: Option<String>,
+    /// Agent id.
+    pub agent: Option<String>,
+    /// `booked` or `cancelled`.
+    pub status: Option<String>,
+    /// Meetings starting at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Meetings starting before this instant (RFC 3339).
+    pub to: Option<String>,
+    pub lead_email: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1-500 (default 50).
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeetingView {
+    pub id: Uuid,
+    pub team: String,
+    pub lead_email: String,
+    pub lead_name: Option<String>,
+    pub lead_company: Option<String>,
+    pub agent: AgentBrief,
+    pub start: String,
+    pub end: String,
+    /// `booked` or `cancelled`.
+    pub status: String,
+    /// Whether the meeting happened; null until someone says.
+    pub took_place: Option<bool>,
+    pub routing: RoutingTrace,
+    pub session_id: Option<String>,
+    pub dialogue_id: Option<String>,
+    pub cancel_reason: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeetingList {
+    pub meetings: Vec<MeetingView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn meeting_view(m: &Meeting, agent: &AgentBrief) -> MeetingView {
+    MeetingView {
+        id: m.id,
+        team: m.team_slug.clone(),
+        lead_email: m.visitor.email.clone(),
+        lead_name: m.visitor.name.clone(),
+        lead_company: m.visitor.company.clone(),
+        agent: agent.clone(),
+        start: m.start.to_rfc3339(),
+        end: m.end.to_rfc3339(),
+        status: m.status.as_str().to_owned(),
+        took_place: m.took_place,
+        routing: m.routing.clone(),
+        session_id: m.session_id.clone(),
+        dialogue_id: m.dialogue_id.clone(),
+        cancel_reason: m.cancel_reason.clone(),
+        created_at: m.created_at.to_rfc3339(),
+    }
+}
+
+fn encode_cursor(c: (chrono::DateTime<chrono::Utc>, Uuid)) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", c.0.timestamp(), c.1))
+}
+
+fn decode_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (secs, id) = raw.split_once(':')?;
+    Some((from_secs(secs.parse().ok()?), Uuid::parse_str(id).ok()?))
+}
+
+async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResult<MeetingFilter> {
+    let mut p = Problems::default();
+    let mut f = MeetingFilter { limit: default_limit, ..Default::default() };
+    if let Some(slug) = &q.team {
+        match app.store.team_by_slug(slug).await? {
+            Some(t) => f.team_id = Some(t.id),
+            None => p.add("team", format!("no team `{slug}`")),
+        }
+    }
+    if let Some(a) = &q.agent {
+        f.agent_id = p.check("agent", Uuid::parse_str(a).map_err(|_| "not an agent id"));
+    }
+    if let Some(s) = &q.status {
+        f.status = p.check("status", MeetingStatus::parse(s).ok_or("must be `booked` or `cancelled`"));
+    }
+    if let Some(s) = &q.from {
+        f.from = parse_instant("from", s, &mut p);
+    }
+    if let Some(s) = &q.to {
+        f.to = parse_instant("to", s, &mut p);
+    }
+    if let Some(e) = &q.lead_email {
+        f.lead_email = p.check("lead_email", VisitorEmail::parse(e)).map(|e| e.to_string());
+    }
+    if let Some(c) = &q.cursor {
+        f.after = p.check("cursor", decode_cursor(c).ok_or("not a cursor from this list"));
+    }
+    if let Some(l) = &q.limit {
+        if let Some(l) = p.check("limit", l.parse::<u32>().ok().filter(|l| (1..=500).contains(l)).ok_or("must be 1 to 500")) {
+            f.limit = l;
+        }
+    }
+    p.into_result()?;
+    Ok(f)
+}
+
+async fn agents_of(app: &App, meetings: &[Meeting]) -> AppResult<HashMap<Uuid, AgentBrief>> {
+    let mut ids: Vec<Uuid> = meetings.iter().map(|m| m.agent_id).collect();
+    ids.sort();
+    ids.dedup();
+    let agents: Vec<Agent> = app.store.agents_by_ids(&ids).await?;
+    Ok(agents.iter().map(|a| (a.id, AgentBrief::from(a))).collect())
+}
+
+fn brief(agents: &HashMap<Uuid, AgentBrief>, id: Uuid) -> AgentBrief {
+    agents.get(&id).cloned().unwrap_or(AgentBrief { id, name: String::new(), email: String::new() })
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(MeetingsQuery),
+    responses((status = 200, body = MeetingList), (status = 422, content_type = "application/problem+json")),
+    security(("admin_token" = []))
+)]
+#[get("/admin/api/meetings")]
+pub async fn list_meetings(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQuery>) -> AppResult<web::Json<MeetingList>> {
+    let f = filter_of(&app, &q.0, 50).await?;
+    let page = app.store.list_meetings(&f).await?;
+    let agents = agents_of(&app, &page.meetings).await?;
+    Ok(web::Json(MeetingList {
+        meetings: page.meetings.iter().map(|m| meeting_view(m, &brief(&agents, m.agent_id))).collect(),
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// Every meeting matching the filters (cursor and limit are ignored), one CSV row each.
+#[utoipa::path(
+    tag = "admin",
+    params(MeetingsQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 422, content_type = "application/problem+json")),
+    security(("admin_token" = []))
+)]
+#[get("/admin/api/meetings.csv")]
+pub async fn meetings_csv(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQuery>) -> AppResult<HttpResponse> {
+    let mut f = filter_of(&app, &q.0, CSV_PAGE).await?;
+    f.after = None;
+    f.limit = CSV_PAGE;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| AppError::Internal(e.into());
+    w.write_record([
+        "id", "team", "lead_email", "lead_name", "lead_company", "agent_id", "agent_name", "agent_email", "start",
+        "end", "status", "took_place", "routing_step", "created_at",
+    ])
+    .map_err(csv_err)?;
+    loop {
+        let page = app.store.list_meetings(&f).await?;
+        let agents = agents_of(&app, &page.meetings).await?;
+        for m in &page.meetings {
+            let a = brief(&agents, m.agent_id);
+            let took = match m.took_place {
+                Some(true) => "true",
+                Some(false) => "false",
+                None => "",
+            };
+            let step = serde_json::to_value(m.routing.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            w.write_record([
+                m.id.to_string(),
+                m.team_slug.clone(),
+                m.visitor.email.clone(),
+                m.visitor.name.clone().unwrap_or_default(),
+                m.visitor.company.clone().unwrap_or_default(),
+                a.id.to_string(),
+                a.name,
+                a.email,
+                m.start.to_rfc3339(),
+                m.end.to_rfc3339(),
+                m.status.as_str().to_owned(),
+                took.to_owned(),
+                step,
+                m.created_at.to_rfc3339(),
+            ])
+            .map_err(csv_err)?;
+        }
+        match page.next {
+            Some(next) => f.after = Some(next),
+            None => break,
+        }
+    }
+    let body = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("content-type", "text/csv; charset=utf-8"))
+        .insert_header(("content-disposition", "attachment; filename=\"meetings.csv\""))
+        .body(body))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingChanges {
+    /// Whether the meeting happened (null: unknown).
+    pub took_place: Option<bool>,
+}
+
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = Uuid, Path)),
+    request_body = MeetingChanges,
+    responses((status = 200, body = MeetingView), (status = 404, content_type = "application/problem+json")),
+    security(("admin_token" = []))
+)]
+#[patch("/admin/api/meetings/{id}")]
+pub async fn patch_meeting(
+    app: web::Data<App>,
+    _a: Admin,
+    id: web::Path<String>,
+    body: ApiJson<MeetingChanges>,
+) -> AppResult<web::Json<MeetingView>> {
+    let id = parse_id(&id, "meeting")?;
+    if !app.store.set_took_place(id, body.value.took_place, app.now()).await? {
+        return Err(AppError::NotFound("meeting"));
+    }
+    let m = app.store.meeting(id).await?.ok_or(AppError::NotFound("meeting"))?;
+    let agents = agents_of(&app, std::slice::from_ref(&m)).await?;
+    Ok(web::Json(meeting_view(&m, &brief(&agents, m.agent_id))))
+}

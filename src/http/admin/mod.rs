@@ -1,0 +1,5 @@
+//! The admin API: agents, teams and their round-robin queues, and the meetings report.
+
+pub mod agents;
+pub mod meetings;
+pub mod teams;

@@ -1,0 +1,129 @@
+//! Request extractors that answer mistakes in our problem format: `ApiJson` (JSON body with the path of the
+//! field at fault, unknown fields refused by the types themselves, 64 KiB at most) and `ApiQuery`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// Largest request body accepted (API.md "Operations").
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A JSON body, parsed, with the raw bytes kept (for idempotency hashing).
+pub struct ApiJson<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+/// Turns a serde error with its path into the field name a client can act on.
+fn field_of(path: &str, message: &str) -> String {
+    let base = if path == "." || path.is_empty() { String::new() } else { path.to_owned() };
+    let named = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (base.is_empty(), named) {
+        (true, Some(n)) => n.to_owned(),
+        (false, Some(n)) => format!("{base}.{n}"),
+        (true, None) => "body".to_owned(),
+        (false, None) => base,
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(AppError::Malformed("the request needs a JSON body".into()));
+    }
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            AppError::Malformed(format!("invalid JSON: {inner}"))
+        } else {
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            AppError::Validation(vec![(field_of(&path, &message), message)])
+        }
+    })?;
+    de.end().map_err(|e| AppError::Malformed(format!("invalid JSON: {e}")))?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let raw = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::Malformed(format!("could not read the body: {e}"))
+                }
+            })?;
+            let value = parse_json(&raw)?;
+            Ok(ApiJson { value, raw })
+        })
+    }
+}
+
+/// Query parameters; a query that does not fit the type is a 422 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parsed = serde_urlencoded::from_str::<T>(req.query_string()).map_err(|e| {
+            let message = e.to_string();
+            AppError::Validation(vec![(field_of("", &message), message)])
+        });
+        std::future::ready(parsed.map(ApiQuery))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        email: String,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        visitor: Inner,
+        n: Option<u32>,
+    }
+
+    fn fields(e: AppError) -> Vec<String> {
+        match e {
+            AppError::Validation(v) => v.into_iter().map(|(f, _)| f).collect(),
+            other => vec![format!("not validation: {other}")],
+        }
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        assert_eq!(fields(parse_json::<Outer>(br#"{"visitor":{"email":"a","x":1}}"#).unwrap_err()), ["visitor.x"]);
+        assert_eq!(fields(parse_json::<Outer>(br#"{"visitor":{}}"#).unwrap_err()), ["visitor.email"]);
+        assert_eq!(fields(parse_json::<Outer>(br#"{"visitor":{"email":"a"},"n":"7"}"#).unwrap_err()), ["n"]);
+        assert_eq!(fields(parse_json::<Outer>(br#"{}"#).unwrap_err()), ["visitor"]);
+        assert!(matches!(parse_json::<Outer>(b"{").unwrap_err(), AppError::Malformed(_)));
+        assert!(matches!(parse_json::<Outer>(br#"{"visitor":{"email":"a"}} x"#).unwrap_err(), AppError::Malformed(_)));
+        assert!(matches!(parse_json::<Outer>(b"").unwrap_err(), AppError::Malformed(_)));
+    }
+}

@@ -1,0 +1,79 @@
+//! The HTTP edge (actix-web): handlers grouped by who calls them, the bearer-token extractors, the problem
+//! format, request ids, and the OpenAPI document generated from the handlers' own types.
+
+pub mod admin;
+pub mod auth;
+pub mod chat;
+pub mod extract;
+pub mod ops;
+pub mod problem;
+pub mod request_id;
+
+use actix_web::web;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{AppError, SlotView};
+
+struct BearerSchemes;
+
+impl Modify for BearerSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for name in ["chat_token", "admin_token"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "rondo", description = "Books sales meetings for website visitors: free slots, round robin, bookings."),
+    paths(
+        chat::availability, chat::create_booking, chat::read_booking, chat::cancel, chat::reschedule,
+        admin::agents::create_agent, admin::agents::list_agents, admin::agents::get_agent,
+        admin::agents::patch_agent, admin::agents::delete_agent,
+        admin::teams::create_team, admin::teams::list_teams, admin::teams::get_team, admin::teams::patch_team,
+        admin::teams::get_queue, admin::teams::put_queue,
+        admin::meetings::list_meetings, admin::meetings::meetings_csv, admin::meetings::patch_meeting,
+        ops::activities, ops::healthz, ops::readyz,
+    ),
+    components(schemas(SlotView)),
+    modifiers(&BearerSchemes)
+)]
+pub struct ApiDoc;
+
+/// Every route of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(chat::availability)
+        .service(chat::create_booking)
+        .service(chat::read_booking)
+        .service(chat::cancel)
+        .service(chat::reschedule)
+        .service(admin::agents::create_agent)
+        .service(admin::agents::list_agents)
+        .service(admin::agents::get_agent)
+        .service(admin::agents::patch_agent)
+        .service(admin::agents::delete_agent)
+        .service(admin::teams::create_team)
+        .service(admin::teams::list_teams)
+        .service(admin::teams::get_team)
+        .service(admin::teams::patch_team)
+        .service(admin::teams::get_queue)
+        .service(admin::teams::put_queue)
+        .service(admin::meetings::meetings_csv)
+        .service(admin::meetings::list_meetings)
+        .service(admin::meetings::patch_meeting)
+        .service(ops::activities)
+        .service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::openapi_json)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound("route"))
+}

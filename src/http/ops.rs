@@ -1,0 +1,102 @@
+//! Operations endpoints (liveness, readiness, the OpenAPI document) and the pull feed of activities.
+
+use actix_web::{get, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Reader;
+use super::extract::ApiQuery;
+use crate::error::{AppError, AppResult, Problems};
+use crate::usecase::App;
+
+#[utoipa::path(tag = "ops", responses((status = 200, description = "the process is up")))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+#[utoipa::path(tag = "ops", responses((status = 200, description = "database reachable, migrations applied"), (status = 503)))]
+#[get("/readyz")]
+pub async fn readyz(app: web::Data<App>) -> HttpResponse {
+    match app.store.ready().await {
+        Ok(true) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
+        Ok(false) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "migrations pending"})),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unreachable"}))
+        }
+    }
+}
+
+#[get("/openapi.json")]
+pub async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivitiesQuery {
+    /// Cursor: `next_cursor` of the previous page (default: from the beginning).
+    pub after: Option<String>,
+    /// At most this many (1-500, default 100).
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActivityView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: uuid::Uuid,
+    pub occurred_at: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// Position in the feed; pass as `after` to continue from here.
+    pub cursor: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActivityPage {
+    pub activities: Vec<ActivityView>,
+    /// Cursor of the last activity returned (or the one given, when none is new): poll with it.
+    pub next_cursor: String,
+}
+
+/// The activities (meeting.scheduled, .cancelled, .rescheduled) in order, for consumers that pull.
+#[utoipa::path(
+    tag = "activities",
+    params(ActivitiesQuery),
+    responses((status = 200, body = ActivityPage), (status = 422, content_type = "application/problem+json")),
+    security(("chat_token" = []), ("admin_token" = []))
+)]
+#[get("/v1/activities")]
+pub async fn activities(app: web::Data<App>, _caller: Reader, q: ApiQuery<ActivitiesQuery>) -> AppResult<web::Json<ActivityPage>> {
+    let mut problems = Problems::default();
+    let after = match &q.0.after {
+        Some(a) => problems.check("after", a.parse::<i64>().map_err(|_| "not a cursor from this feed")),
+        None => Some(0),
+    };
+    let limit = match &q.0.limit {
+        Some(l) => problems.check(
+            "limit",
+            l.parse::<u32>().ok().filter(|l| (1..=500).contains(l)).ok_or("must be 1 to 500"),
+        ),
+        None => Some(100),
+    };
+    problems.into_result()?;
+    let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(100));
+    let rows = app.store.activities_after(after, limit).await.map_err(AppError::from)?;
+    let next = rows.last().map(|r| r.seq).unwrap_or(after);
+    Ok(web::Json(ActivityPage {
+        activities: rows
+            .into_iter()
+            .map(|r| ActivityView {
+                kind: r.kind,
+                id: r.id,
+                occurred_at: r.occurred_at.to_rfc3339(),
+                data: r.data,
+                cursor: r.seq.to_string(),
+            })
+            .collect(),
+        next_cursor: next.to_string(),
+    }))
+}

@@ -1,0 +1,127 @@
+//! rondo: books sales meetings for website visitors. This file wires the parts together: configuration,
+//! the database, the calendar adapters and the HTTP server. See DEVELOPERS.md for the layout.
+
+pub mod calendar;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod usecase;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App as ActixApp, HttpServer};
+use utoipa::OpenApi;
+
+use crate::calendar::demo::DemoCalendars;
+use crate::calendar::Calendars;
+use crate::config::Config;
+use crate::http::auth::{RateLimiter, TokenBook};
+use crate::store::Store;
+use crate::usecase::{App, Clock, SystemClock};
+
+/// The running service: its bound port and the server future.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub app: App,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), binds the listener and builds the server.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let calendars = Calendars::new(Arc::new(DemoCalendars::new(&config.public_url)));
+        Self::build_with(config, Arc::new(SystemClock), calendars).await
+    }
+
+    /// Builds with the given clock and calendar adapters (tests use their own).
+    pub async fn build_with(config: Config, clock: Arc<dyn Clock>, calendars: Calendars) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
+        let listener = TcpListener::bind(config.listen)
+            .map_err(|e| anyhow::anyhow!("RONDO_LISTEN: cannot listen on {}: {e}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let app = App {
+            store,
+            calendars,
+            config: Arc::new(config),
+            clock,
+        };
+        let server = serve(app.clone(), listener)?;
+        Ok(Self { port, server, app })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGTERM/SIGINT (actix stops accepting and lets in-flight requests finish).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(app: App, listener: TcpListener) -> anyhow::Result<Server> {
+    let workers = match app.config.http_workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let tokens = web::Data::new(TokenBook::new(app.config.admin_token.as_deref(), app.config.chat_token.as_deref()));
+    let limiter = web::Data::new(RateLimiter::default());
+    let doc = web::Data::new(http::ApiDoc::openapi());
+    let app = web::Data::new(app);
+    let server = HttpServer::new(move || {
+        ActixApp::new()
+            .app_data(app.clone())
+            .app_data(tokens.clone())
+            .app_data(limiter.clone())
+            .app_data(doc.clone())
+            .app_data(web::PayloadConfig::new(http::extract::MAX_BODY))
+            .wrap_fn(|req, srv| {
+                let id = http::request_id::request_id_of(&req);
+                http::request_id::scoped(id, actix_web::dev::Service::call(srv, req))
+            })
+            .configure(http::routes)
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Runs the service with this configuration until it is stopped.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.secret_key_generated {
+        tracing::warn!("RONDO_SECRET_KEY is not set: using a random key for this run (dev mode only)");
+    }
+    if config.run_mode == config::RunMode::Dev {
+        tracing::warn!("dev mode: agents without a connected calendar use simulated demo calendars");
+        if config.admin_token.as_deref() == Some(config::DEV_ADMIN_TOKEN) {
+            tracing::warn!("dev mode: the well-known dev tokens are accepted (set RONDO_ADMIN_TOKEN / RONDO_CHAT_TOKEN)");
+        }
+    }
+    let application = Application::build(config).await?;
+    tracing::info!(port = application.port(), "rondo is listening");
+    application.run_until_stopped().await?;
+    tracing::info!("rondo stopped");
+    Ok(())
+}
+
+/// `rondo token create --role …`: stores the token's hash and prints the token once.
+pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Result<()> {
+    use base64::Engine;
+    let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
+    let token = format!(
+        "rondo_{}_{}",
+        role.as_str(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    );
+    store
+        .insert_token(role.as_str(), &http::auth::hash_token(&token), chrono::Utc::now())
+        .await?;
+    println!("{token}");
+    Ok(())
+}

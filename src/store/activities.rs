@@ -1,0 +1,60 @@
+//! The activity feed: written in the transaction of the meeting change it reports, read in `seq` order.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{from_secs, to_secs, Store, StoreError, StoreResult, Tx};
+use crate::domain::model::ActivityType;
+
+pub struct NewActivity {
+    pub id: Uuid,
+    pub kind: ActivityType,
+    pub occurred_at: DateTime<Utc>,
+    pub meeting_id: Uuid,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActivityRow {
+    pub seq: i64,
+    pub id: Uuid,
+    pub kind: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+impl Store {
+    pub async fn insert_activity_in(&self, tx: &mut Tx, a: &NewActivity) -> StoreResult<()> {
+        sqlx::query("INSERT INTO activities (id, type, occurred_at, meeting_id, data) VALUES (?, ?, ?, ?, ?)")
+            .bind(a.id.to_string())
+            .bind(a.kind.as_str())
+            .bind(to_secs(a.occurred_at))
+            .bind(a.meeting_id.to_string())
+            .bind(a.data.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Activities after `after` (a `seq`), oldest first, at most `limit`.
+    pub async fn activities_after(&self, after: i64, limit: u32) -> StoreResult<Vec<ActivityRow>> {
+        let all = sqlx::query("SELECT seq, id, type, occurred_at, data FROM activities WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(&self.read)
+            .await?;
+        all.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(ActivityRow {
+                    seq: r.try_get("seq")?,
+                    id: super::rows::uuid(r, "id")?,
+                    kind: r.try_get("type")?,
+                    occurred_at: from_secs(r.try_get("occurred_at")?),
+                    data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,132 @@
+//! Idempotency keys of the chat API (PROVIDERS.md "Idempotency-Key"). The first request with a key claims
+//! it with a lease; its final response is saved under the key; a retry gets that response again. A claim
+//! whose lease ran out (the process died mid-request) may be taken over.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+
+use super::{to_secs, Store, StoreResult, Tx};
+
+/// How long keys are kept; PROVIDERS.md asks for at least 24 hours.
+pub const KEY_LIFETIME_HOURS: i64 = 48;
+/// How long a request may hold its key before another may take it over.
+pub const LEASE_SECONDS: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours: process the request.
+    Started,
+    /// The first request finished: answer with its response.
+    Replay(StoredResponse),
+    /// The key was used with another body.
+    Mismatch,
+    /// The first request is still being processed.
+    InFlight,
+}
+
+impl Store {
+    pub async fn claim_idempotency_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Claim> {
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(
+            "SELECT request_hash, response_status, response_body, locked_until, created_at \
+             FROM idempotency_keys WHERE scope = ? AND key = ?",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let expired_before = to_secs(now - Duration::hours(KEY_LIFETIME_HOURS));
+        if let Some(row) = existing {
+            let created: i64 = row.try_get("created_at")?;
+            if created >= expired_before {
+                let hash: String = row.try_get("request_hash")?;
+                if hash != request_hash {
+                    return Ok(Claim::Mismatch);
+                }
+                let status: Option<i64> = row.try_get("response_status")?;
+                if let Some(status) = status {
+                    return Ok(Claim::Replay(StoredResponse {
+                        status: status as u16,
+                        body: row.try_get::<Option<String>, _>("response_body")?.unwrap_or_default(),
+                    }));
+                }
+                let locked_until: i64 = row.try_get("locked_until")?;
+                if locked_until > to_secs(now) {
+                    return Ok(Claim::InFlight);
+                }
+            }
+        }
+        sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, created_at) \
+             VALUES (?, ?, ?, NULL, NULL, ?, ?) \
+             ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, \
+             response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(request_hash)
+        .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
+        .bind(to_secs(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Claim::Started)
+    }
+
+    /// Saves the final response under the key, inside the transaction that made the change it reports.
+    pub async fn save_idempotent_response_in(
+        &self,
+        tx: &mut Tx,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE idempotency_keys SET response_status = ?, response_body = ? WHERE scope = ? AND key = ?")
+            .bind(response.status as i64)
+            .bind(&response.body)
+            .bind(scope)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Saves a final response outside any other change (a refusal, or a body updated after the fact).
+    pub async fn save_idempotent_response(&self, scope: &str, key: &str, response: &StoredResponse) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.save_idempotent_response_in(&mut tx, scope, key, response).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Lets the key go after a failure that must not be replayed (a server error): a retry starts afresh.
+    pub async fn release_idempotency_key(&self, scope: &str, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND response_status IS NULL")
+            .bind(scope)
+            .bind(key)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets keys older than their lifetime.
+    pub async fn purge_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
+            .bind(to_secs(now - Duration::hours(KEY_LIFETIME_HOURS)))
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,270 @@
+//! Meetings: the overlap check and insert of a booking, cancel and reschedule, listings for admins.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{from_secs, rows, to_secs, Store, StoreResult, Tx};
+use crate::domain::availability::Span;
+use crate::domain::model::{Meeting, MeetingStatus, RoutingTrace};
+
+const MEETING_SELECT: &str = "SELECT m.*, t.slug AS team_slug FROM meetings m JOIN teams t ON t.id = m.team_id";
+
+/// A meeting about to be written; the same shape as a stored one.
+pub type NewMeeting = Meeting;
+
+/// Filters of the admins' meeting list; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct MeetingFilter {
+    pub team_id: Option<Uuid>,
+    pub agent_id: Option<Uuid>,
+    pub status: Option<MeetingStatus>,
+    /// Meetings starting at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Meetings starting before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub lead_email: Option<String>,
+    /// Continue after this (start, id), exclusive.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u32,
+}
+
+pub struct MeetingPage {
+    pub meetings: Vec<Meeting>,
+    /// Set when more meetings follow the last one returned.
+    pub next: Option<(DateTime<Utc>, Uuid)>,
+}
+
+impl Store {
+    /// Whether the agent holds a live meeting whose blocked range overlaps `blocked` (ignoring `except`).
+    pub async fn agent_has_overlap_in(
+        &self,
+        tx: &mut Tx,
+        agent: Uuid,
+        blocked: Span,
+        except: Option<Uuid>,
+    ) -> StoreResult<bool> {
+        let hit = sqlx::query(
+            "SELECT 1 FROM meetings WHERE agent_id = ? AND status = 'booked' \
+             AND blocked_from < ? AND blocked_until > ? AND id != ? LIMIT 1",
+        )
+        .bind(agent.to_string())
+        .bind(to_secs(blocked.end))
+        .bind(to_secs(blocked.start))
+        .bind(except.map(|u| u.to_string()).unwrap_or_default())
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(hit.is_some())
+    }
+
+    pub async fn insert_meeting_in(&self, tx: &mut Tx, m: &NewMeeting) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, status, \
+             lead_email, lead_name, lead_company, lead_timezone, session_id, dialogue_id, attributes, routing, \
+             took_place, cancel_reason, calendar_status, video_link, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.id.to_string())
+        .bind(m.team_id.to_string())
+        .bind(m.agent_id.to_string())
+        .bind(to_secs(m.start))
+        .bind(to_secs(m.end))
+        .bind(to_secs(m.blocked.start))
+        .bind(to_secs(m.blocked.end))
+        .bind(m.status.as_str())
+        .bind(&m.visitor.email)
+        .bind(&m.visitor.name)
+        .bind(&m.visitor.company)
+        .bind(&m.visitor.timezone)
+        .bind(&m.session_id)
+        .bind(&m.dialogue_id)
+        .bind(serde_json::Value::Object(m.attributes.clone()).to_string())
+        .bind(serde_json::to_string(&m.routing).expect("trace serializes"))
+        .bind(m.took_place.map(|b| b as i64))
+        .bind(&m.cancel_reason)
+        .bind(&m.calendar_status)
+        .bind(&m.video_link)
+        .bind(to_secs(m.created_at))
+        .bind(to_secs(m.updated_at))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves a live meeting to a new time (and possibly a new agent).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn reschedule_meeting_in(
+        &self,
+        tx: &mut Tx,
+        id: Uuid,
+        agent: Uuid,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        blocked: Span,
+        routing: &RoutingTrace,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE meetings SET agent_id = ?, starts_at = ?, ends_at = ?, blocked_from = ?, blocked_until = ?, \
+             routing = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(agent.to_string())
+        .bind(to_secs(start))
+        .bind(to_secs(end))
+        .bind(to_secs(blocked.start))
+        .bind(to_secs(blocked.end))
+        .bind(serde_json::to_string(routing).expect("trace serializes"))
+        .bind(to_secs(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels a live meeting; false when it was not live (already cancelled).
+    pub async fn cancel_meeting_in(
+        &self,
+        tx: &mut Tx,
+        id: Uuid,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE meetings SET status = 'cancelled', cancel_reason = ?, updated_at = ? \
+             WHERE id = ? AND status = 'booked'",
+        )
+        .bind(reason)
+        .bind(to_secs(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_calendar_result(&self, id: Uuid, status: &str, video_link: Option<&str>) -> StoreResult<()> {
+        sqlx::query("UPDATE meetings SET calendar_status = ?, video_link = COALESCE(?, video_link) WHERE id = ?")
+            .bind(status)
+            .bind(video_link)
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_took_place(&self, id: Uuid, took_place: Option<bool>, now: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE meetings SET took_place = ?, updated_at = ? WHERE id = ?")
+            .bind(took_place.map(|b| b as i64))
+            .bind(to_secs(now))
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn meeting(&self, id: Uuid) -> StoreResult<Option<Meeting>> {
+        let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::meeting).transpose()
+    }
+
+    pub async fn meeting_in(&self, tx: &mut Tx, id: Uuid) -> StoreResult<Option<Meeting>> {
+        let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(rows::meeting).transpose()
+    }
+
+    /// Blocked ranges of the live meetings of these agents that touch the window, as (agent, range).
+    pub async fn live_blocks(&self, agents: &[Uuid], window: Span) -> StoreResult<Vec<(Uuid, Span)>> {
+        if agents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; agents.len()].join(",");
+        let sql = format!(
+            "SELECT agent_id, blocked_from, blocked_until FROM meetings WHERE status = 'booked' \
+             AND agent_id IN ({marks}) AND blocked_from < ? AND blocked_until > ?"
+        );
+        let mut q = sqlx::query(&sql);
+        for a in agents {
+            q = q.bind(a.to_string());
+        }
+        let all = q
+            .bind(to_secs(window.end))
+            .bind(to_secs(window.start))
+            .fetch_all(&self.read)
+            .await?;
+        all.iter()
+            .map(|r| {
+                Ok((
+                    rows::uuid(r, "agent_id")?,
+                    Span {
+                        start: from_secs(r.try_get("blocked_from")?),
+                        end: from_secs(r.try_get("blocked_until")?),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Meetings in (start, id) order after the filter's cursor, at most `limit`.
+    pub async fn list_meetings(&self, f: &MeetingFilter) -> StoreResult<MeetingPage> {
+        let mut sql = format!("{MEETING_SELECT} WHERE 1 = 1");
+        let mut binds: Vec<Bind> = Vec::new();
+        if let Some(t) = f.team_id {
+            sql.push_str(" AND m.team_id = ?");
+            binds.push(Bind::Text(t.to_string()));
+        }
+        if let Some(a) = f.agent_id {
+            sql.push_str(" AND m.agent_id = ?");
+            binds.push(Bind::Text(a.to_string()));
+        }
+        if let Some(s) = f.status {
+            sql.push_str(" AND m.status = ?");
+            binds.push(Bind::Text(s.as_str().to_owned()));
+        }
+        if let Some(from) = f.from {
+            sql.push_str(" AND m.starts_at >= ?");
+            binds.push(Bind::Int(to_secs(from)));
+        }
+        if let Some(to) = f.to {
+            sql.push_str(" AND m.starts_at < ?");
+            binds.push(Bind::Int(to_secs(to)));
+        }
+        if let Some(e) = &f.lead_email {
+            sql.push_str(" AND lower(m.lead_email) = lower(?)");
+            binds.push(Bind::Text(e.clone()));
+        }
+        if let Some((start, id)) = f.after {
+            sql.push_str(" AND (m.starts_at > ? OR (m.starts_at = ? AND m.id > ?))");
+            binds.push(Bind::Int(to_secs(start)));
+            binds.push(Bind::Int(to_secs(start)));
+            binds.push(Bind::Text(id.to_string()));
+        }
+        sql.push_str(" ORDER BY m.starts_at, m.id LIMIT ?");
+        binds.push(Bind::Int(f.limit as i64 + 1));
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        let all = q.fetch_all(&self.read).await?;
+        let mut meetings = all.iter().map(rows::meeting).collect::<StoreResult<Vec<_>>>()?;
+        let next = if meetings.len() > f.limit as usize {
+            meetings.truncate(f.limit as usize);
+            meetings.last().map(|m| (m.start, m.id))
+        } else {
+            None
+        };
+        Ok(MeetingPage { meetings, next })
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}

@@ -1,0 +1,109 @@
+//! The database: connection pools, migrations, and one repository module per table group. This is the only
+//! place that writes SQL. SQLite runs in WAL mode with a single-connection writer pool (writes queue in
+//! process instead of spinning on SQLite's busy handler) and a reader pool; every write transaction that
+//! decides something (a booking) starts with `BEGIN IMMEDIATE`, so the check and the write see one state even
+//! with several processes on the same file.
+
+mod activities;
+mod agents;
+mod idempotency;
+mod meetings;
+mod rows;
+mod teams;
+mod tokens;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+pub use activities::{ActivityRow, NewActivity};
+pub use idempotency::{Claim, StoredResponse};
+pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
+pub use teams::TeamPatch;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Errors a repository reports; everything else is a plain database error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the string names the column(s).
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Maps a UNIQUE violation to `Duplicate`, naming what was duplicated.
+fn map_unique(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Duplicate(db.message().to_owned());
+        }
+    }
+    StoreError::Db(e)
+}
+
+#[derive(Clone)]
+pub struct Store {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+pub type Tx = Transaction<'static, Sqlite>;
+
+impl Store {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub async fn connect(url: &str, synchronous_full: bool) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&write).await.map_err(sqlx::Error::from)?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { read, write })
+    }
+
+    /// A write transaction holding SQLite's write lock from its first statement.
+    pub async fn begin_write(&self) -> StoreResult<Tx> {
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Whether the database answers and every migration this binary knows is applied.
+    pub async fn ready(&self) -> StoreResult<bool> {
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(&self.read)
+            .await?;
+        Ok(applied as usize >= MIGRATOR.iter().count())
+    }
+}
+
+pub(crate) fn to_secs(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+pub(crate) fn from_secs(s: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(s, 0).single().unwrap_or_default()
+}

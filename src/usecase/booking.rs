@@ -1,0 +1,514 @@
+//! Booking, reading, cancelling and rescheduling a meeting for the chat service.
+//!
+//! A booking walks the team's candidates in rotation order; for each it re-reads the agent's calendar live
+//! (DESIGN.md "Double booking") and then, in one `BEGIN IMMEDIATE` transaction, re-checks the agent's live
+//! meetings for overlap, inserts the meeting, moves the round-robin pointer, writes the activity and saves
+//! the idempotent response. A candidate lost to a concurrent booking is skipped as `busy`; when none is
+//! left the client gets 409 with the next free slots.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::availability::{busy_blocks, load_team, ordered_candidates, parse_duration, parse_instant, widen};
+use super::views::{booking_view, slot_view, visitor_tz, BookingView};
+use super::App;
+use crate::calendar::EventRequest;
+use crate::domain::availability::{check_slot, check_timing, pooled_slots, SlotCheck, SlotPolicy, Span, Timing};
+use crate::domain::model::{
+    activity_data, ActivityType, Agent, Meeting, MeetingStatus, RoutingTrace, SkippedAgent, Team, Visitor,
+};
+use crate::domain::routing::{classify, CandidateState, RoutingStep, SkipReason};
+use crate::domain::{IanaZone, MeetingLength, VisitorEmail};
+use crate::error::{AppError, AppResult, Problems, SlotView};
+use crate::store::{Claim, NewActivity, StoredResponse, Tx};
+
+/// How many free slots a 409 offers instead.
+const ALTERNATIVES: usize = 5;
+/// How many times a booking re-runs routing when another booking moved the pointer meanwhile.
+const ROUTING_ATTEMPTS: usize = 3;
+/// Longest free-text field we keep (names, reasons, ids).
+const MAX_TEXT: usize = 500;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorInput {
+    pub email: String,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    /// IANA zone; times in answers are given in it.
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    pub team: String,
+    /// RFC 3339 start of a slot that availability offered.
+    pub start: String,
+    /// Minutes (default: the team's meeting length).
+    pub duration: Option<i64>,
+    pub visitor: VisitorInput,
+    pub session_id: Option<String>,
+    pub dialogue_id: Option<String>,
+    /// Free-form facts about the visitor, for routing rules and reporting.
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub start: String,
+}
+
+/// A booking request that passed validation.
+struct ValidBooking {
+    team: Team,
+    start: DateTime<Utc>,
+    meeting: MeetingLength,
+    visitor: Visitor,
+    session_id: Option<String>,
+    dialogue_id: Option<String>,
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Who is asking, for idempotency keys: keys are per token.
+pub struct IdempotencyContext<'a> {
+    pub scope: &'a str,
+    pub key: Option<&'a str>,
+    /// The request body exactly as received.
+    pub body: &'a [u8],
+}
+
+fn text(field: &str, v: &Option<String>, problems: &mut Problems) -> Option<String> {
+    let v = v.as_ref().map(|s| s.trim()).filter(|s| !s.is_empty())?;
+    if v.chars().count() > MAX_TEXT {
+        problems.add(field, format!("at most {MAX_TEXT} characters"));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
+fn parse_visitor(v: &VisitorInput, problems: &mut Problems) -> Option<Visitor> {
+    let email = problems.check("visitor.email", VisitorEmail::parse(&v.email));
+    let zone = match &v.timezone {
+        Some(z) => problems.check("visitor.timezone", IanaZone::parse(z)).map(Some),
+        None => Some(None),
+    };
+    let name = text("visitor.name", &v.name, problems);
+    let company = text("visitor.company", &v.company, problems);
+    Some(Visitor {
+        email: email?.to_string(),
+        name,
+        company,
+        timezone: zone?.map(|z| z.name().to_owned()),
+    })
+}
+
+/// Whether `start` lies on some queue agent's working grid: availability could offer it.
+fn on_some_grid(queue: &[Agent], policy: &SlotPolicy, start: DateTime<Utc>) -> bool {
+    queue
+        .iter()
+        .any(|a| check_slot(&a.calendar_view(&[]), policy, start) != SlotCheck::OutsideHours)
+}
+
+fn timing_problem(t: Timing) -> String {
+    match t {
+        Timing::TooSoon => "is inside the team's minimum notice; ask availability for bookable slots".into(),
+        Timing::BeyondHorizon => "is beyond the team's booking horizon; ask availability for bookable slots".into(),
+    }
+}
+
+async fn validate_booking(app: &App, req: &BookingRequest, now: DateTime<Utc>) -> AppResult<(ValidBooking, Vec<Agent>)> {
+    let mut problems = Problems::default();
+    let team = match app.store.team_by_slug(req.team.trim()).await? {
+        Some(t) => Some(t),
+        None => {
+            problems.add("team", format!("no team `{}`", req.team));
+            None
+        }
+    };
+    let start = parse_instant("start", &req.start, &mut problems);
+    let visitor = parse_visitor(&req.visitor, &mut problems);
+    let session_id = text("session_id", &req.session_id, &mut problems);
+    let dialogue_id = text("dialogue_id", &req.dialogue_id, &mut problems);
+    if serde_json::to_string(&req.attributes).map(|s| s.len()).unwrap_or(0) > 8 * 1024 {
+        problems.add("attributes", "at most 8 KiB of attributes");
+    }
+    let Some(team) = team else {
+        problems.into_result()?;
+        unreachable!("a missing team is a problem");
+    };
+    let meeting = parse_duration(&team, req.duration, &mut problems);
+    let queue = app.store.team_queue(team.id).await?;
+    if let (Some(start), Some(meeting)) = (start, meeting) {
+        let policy = team.policy(meeting);
+        if let Err(t) = check_timing(&policy, start, now) {
+            problems.add("start", timing_problem(t));
+        } else if !on_some_grid(&queue, &policy, start) {
+            problems.add(
+                "start",
+                "is not a slot this team offers (off the step or outside every agent's hours); ask availability",
+            );
+        }
+    }
+    problems.into_result()?;
+    Ok((
+        ValidBooking {
+            team,
+            start: start.expect("checked"),
+            meeting: meeting.expect("checked"),
+            visitor: visitor.expect("checked"),
+            session_id,
+            dialogue_id,
+            attributes: req.attributes.clone(),
+        },
+        queue,
+    ))
+}
+
+/// SHA-256 of the body's canonical JSON (keys sorted), so whitespace and key order do not matter.
+fn request_hash(body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| body.to_vec());
+    hex::encode(Sha256::digest(&canonical))
+}
+
+/// The outcome of a booking call: the status and JSON body to answer with.
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Books a meeting (POST /v1/bookings), honouring the Idempotency-Key.
+pub async fn book(app: &App, req: &BookingRequest, idem: IdempotencyContext<'_>) -> AppResult<Answer> {
+    let key = idem.key.ok_or(AppError::MissingIdempotencyKey)?;
+    let now = app.now();
+    let (valid, queue) = validate_booking(app, req, now).await?;
+    let hash = request_hash(idem.body);
+    match app.store.claim_idempotency_key(idem.scope, key, &hash, now).await? {
+        Claim::Started => {}
+        Claim::Replay(r) => return Ok(Answer { status: r.status, body: r.body }),
+        Claim::Mismatch => return Err(AppError::IdempotencyKeyReused),
+        Claim::InFlight => return Err(AppError::IdempotencyKeyInFlight),
+    }
+    match book_claimed(app, valid, queue, idem.scope, key).await {
+        Ok(answer) => Ok(answer),
+        Err(AppError::SlotTaken { alternatives }) => {
+            // A lost race is a final answer for this key, as Stripe does: a retry gets the same 409.
+            let body = serde_json::to_string(&crate::http::problem::slot_taken_body(&alternatives)).expect("json");
+            app.store
+                .save_idempotent_response(idem.scope, key, &StoredResponse { status: 409, body: body.clone() })
+                .await?;
+            Err(AppError::SlotTaken { alternatives })
+        }
+        Err(e) => {
+            if let Err(release) = app.store.release_idempotency_key(idem.scope, key).await {
+                tracing::error!(error = %release, "could not release idempotency key");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Asks one candidate: paused, disconnected, outside hours or busy (live calendar + rondo's meetings)?
+async fn screen(app: &App, agent: &Agent, policy: &SlotPolicy, start: DateTime<Utc>, ignore: Option<&Meeting>) -> AppResult<Result<(), SkipReason>> {
+    let static_state = CandidateState {
+        paused: agent.paused,
+        connected: agent.connected(),
+        slot: check_slot(&agent.calendar_view(&[]), policy, start),
+    };
+    if let Err(reason) = classify(&static_state) {
+        return Ok(Err(reason));
+    }
+    let slot_span = Span { start, end: start + Duration::minutes(policy.meeting_minutes as i64) };
+    let range = widen(slot_span, policy);
+    let mut busy = busy_blocks(app, std::slice::from_ref(agent), range).await?;
+    let Some(mut blocks) = busy.remove(&agent.id) else {
+        // The calendar could not be read: do not book blind.
+        return Ok(Err(SkipReason::Busy));
+    };
+    if let Some(m) = ignore {
+        // The meeting being moved is not in its own way: drop its event and its own blocked range.
+        blocks.retain(|b| !(m.agent_id == agent.id && (*b == Span { start: m.start, end: m.end } || *b == m.blocked)));
+    }
+    let state = CandidateState { slot: check_slot(&agent.calendar_view(&blocks), policy, start), ..static_state };
+    Ok(classify(&state))
+}
+
+async fn book_claimed(app: &App, b: ValidBooking, queue: Vec<Agent>, scope: &str, key: &str) -> AppResult<Answer> {
+    let policy = b.team.policy(b.meeting);
+    let end = b.start + Duration::minutes(b.meeting.minutes() as i64);
+    let blocked = b.team.blocked_range(b.start, b.meeting);
+    for attempt in 0..ROUTING_ATTEMPTS {
+        let team = app.store.team_by_slug(b.team.slug.as_str()).await?.ok_or(AppError::NotFound("team"))?;
+        let order = ordered_candidates(&team, queue.clone());
+        let mut skipped = Vec::new();
+        let mut restart = false;
+        for agent in order {
+            if let Err(reason) = screen(app, &agent, &policy, b.start, None).await? {
+                skipped.push(SkippedAgent { agent_id: agent.id, reason });
+                continue;
+            }
+            let now = app.now();
+            let meeting = Meeting {
+                id: Uuid::now_v7(),
+                team_id: team.id,
+                team_slug: team.slug.to_string(),
+                agent_id: agent.id,
+                start: b.start,
+                end,
+                blocked,
+                status: MeetingStatus::Booked,
+                visitor: b.visitor.clone(),
+                session_id: b.session_id.clone(),
+                dialogue_id: b.dialogue_id.clone(),
+                attributes: b.attributes.clone(),
+                routing: RoutingTrace { step: RoutingStep::RoundRobin, skipped: skipped.clone() },
+                took_place: None,
+                cancel_reason: None,
+                calendar_status: "pending".into(),
+                video_link: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut tx = app.store.begin_write().await?;
+            let last_attempt = attempt + 1 == ROUTING_ATTEMPTS;
+            if !last_attempt && app.store.team_pointer_in(&mut tx, team.id).await? != team.last_agent_id {
+                // Another booking took a meeting meanwhile: the rotation starts elsewhere now.
+                tx.rollback().await?;
+                restart = true;
+                break;
+            }
+            if app.store.agent_has_overlap_in(&mut tx, agent.id, blocked, None).await? {
+                tx.rollback().await?;
+                skipped.push(SkippedAgent { agent_id: agent.id, reason: SkipReason::Busy });
+                continue;
+            }
+            app.store.insert_meeting_in(&mut tx, &meeting).await?;
+            app.store.set_team_pointer_in(&mut tx, team.id, agent.id).await?;
+            record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
+            let view = booking_view(&meeting, &agent, &app.config.public_url);
+            let body = serde_json::to_string(&view).expect("json");
+            app.store
+                .save_idempotent_response_in(&mut tx, scope, key, &StoredResponse { status: 201, body })
+                .await?;
+            tx.commit().await?;
+            let view = create_calendar_event(app, meeting, &agent).await;
+            let body = serde_json::to_string(&view).expect("json");
+            let stored = StoredResponse { status: 201, body: body.clone() };
+            app.store.save_idempotent_response(scope, key, &stored).await?;
+            return Ok(Answer { status: 201, body });
+        }
+        if !restart {
+            break;
+        }
+    }
+    let alternatives = alternatives_after(app, &b.team, b.meeting, b.start, visitor_tz(&b.visitor)).await?;
+    Err(AppError::SlotTaken { alternatives })
+}
+
+async fn record_activity(app: &App, tx: &mut Tx, kind: ActivityType, m: &Meeting, agent: &Agent, now: DateTime<Utc>) -> AppResult<()> {
+    let activity = NewActivity {
+        id: Uuid::now_v7(),
+        kind,
+        occurred_at: now,
+        meeting_id: m.id,
+        data: activity_data(m, agent),
+    };
+    app.store.insert_activity_in(tx, &activity).await?;
+    Ok(())
+}
+
+fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
+    let who = m.visitor.name.clone().unwrap_or_else(|| m.visitor.email.clone());
+    let mut description = format!("Meeting booked by rondo with {who} <{}>", m.visitor.email);
+    if let Some(c) = &m.visitor.company {
+        description.push_str(&format!("\nCompany: {c}"));
+    }
+    if let Some(z) = &m.visitor.timezone {
+        description.push_str(&format!("\nVisitor's time zone: {z}"));
+    }
+    EventRequest {
+        meeting_id: m.id,
+        start: m.start,
+        end: m.end,
+        summary: format!("Meeting with {who} ({})", agent.name),
+        description,
+        attendee_email: m.visitor.email.clone(),
+        attendee_name: m.visitor.name.clone(),
+    }
+}
+
+/// Tries the calendar event inline so the answer can carry the video link. On failure the meeting keeps
+/// `pending`: it stays booked (the database is the source of truth).
+async fn create_calendar_event(app: &App, mut meeting: Meeting, agent: &Agent) -> BookingView {
+    if let Some(cal) = app.calendars.for_agent(agent) {
+        let request = event_request(&meeting, agent);
+        match tokio::time::timeout(std::time::Duration::from_secs(3), cal.create_event(agent, &request)).await {
+            Ok(Ok(created)) => {
+                meeting.calendar_status = "created".into();
+                meeting.video_link = created.video_link;
+                if let Err(e) = app.store.set_calendar_result(meeting.id, "created", meeting.video_link.as_deref()).await {
+                    tracing::error!(meeting = %meeting.id, error = %e, "could not record the calendar event");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(meeting = %meeting.id, error = %e, "calendar event not created yet"),
+            Err(_) => tracing::warn!(meeting = %meeting.id, "calendar event creation timed out"),
+        }
+    }
+    booking_view(&meeting, agent, &app.config.public_url)
+}
+
+/// The next free slots of the team from `after` on (never `after` itself), in the visitor's zone.
+async fn alternatives_after(app: &App, team: &Team, meeting: MeetingLength, after: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> AppResult<Vec<SlotView>> {
+    let now = app.now();
+    let policy = team.policy(meeting);
+    let window = Span { start: after.max(now), end: after.max(now) + Duration::days(14) };
+    let queue = app.store.team_queue(team.id).await?;
+    let candidates: Vec<Agent> = queue.into_iter().filter(|a| !a.paused && a.connected()).collect();
+    let busy = busy_blocks(app, &candidates, widen(window, &policy)).await?;
+    let calendars: Vec<_> = candidates.iter().filter_map(|a| busy.get(&a.id).map(|b| a.calendar_view(b))).collect();
+    Ok(pooled_slots(&calendars, &policy, window, now)
+        .into_iter()
+        .filter(|s| *s != after)
+        .take(ALTERNATIVES)
+        .map(|s| slot_view(s, meeting.minutes(), tz.unwrap_or(chrono_tz::UTC)))
+        .collect())
+}
+
+async fn meeting_with_agent(app: &App, id: Uuid) -> AppResult<(Meeting, Agent)> {
+    let m = app.store.meeting(id).await?.ok_or(AppError::NotFound("booking"))?;
+    let agent = app
+        .store
+        .agents_by_ids(&[m.agent_id])
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("meeting {id} has no agent row")))?;
+    Ok((m, agent))
+}
+
+pub async fn get_booking(app: &App, id: Uuid) -> AppResult<BookingView> {
+    let (m, agent) = meeting_with_agent(app, id).await?;
+    Ok(booking_view(&m, &agent, &app.config.public_url))
+}
+
+/// Cancels a booking; cancelling a cancelled booking answers it as it is.
+pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResult<BookingView> {
+    let mut problems = Problems::default();
+    let reason = text("reason", &req.reason, &mut problems);
+    problems.into_result()?;
+    let (_, agent) = meeting_with_agent(app, id).await?;
+    let now = app.now();
+    let mut tx = app.store.begin_write().await?;
+    let changed = app.store.cancel_meeting_in(&mut tx, id, reason.as_deref(), now).await?;
+    let meeting = app.store.meeting_in(&mut tx, id).await?.ok_or(AppError::NotFound("booking"))?;
+    if changed {
+        record_activity(app, &mut tx, ActivityType::Cancelled, &meeting, &agent, now).await?;
+    }
+    tx.commit().await?;
+    if changed {
+        if let Some(cal) = app.calendars.for_agent(&agent) {
+            if let Err(e) = cal.delete_event(&agent, id).await {
+                tracing::warn!(meeting = %id, error = %e, "calendar event not deleted yet");
+            }
+        }
+    }
+    Ok(booking_view(&meeting, &agent, &app.config.public_url))
+}
+
+/// Moves a booking: the same agent when free at the new time, else the rotation picks (and the pointer
+/// moves to whoever it picks); the old slot is freed in the same transaction.
+pub async fn reschedule_booking(app: &App, id: Uuid, req: &RescheduleRequest) -> AppResult<BookingView> {
+    let now = app.now();
+    let (old, old_agent) = meeting_with_agent(app, id).await?;
+    if old.status != MeetingStatus::Booked {
+        return Err(AppError::Conflict { kind: "booking-cancelled", detail: "a cancelled booking cannot be rescheduled".into() });
+    }
+    let team = load_team(app, &old.team_slug).await?;
+    let meeting_len = MeetingLength::parse((old.end - old.start).num_minutes())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored meeting length: {e}")))?;
+    let policy = team.policy(meeting_len);
+    let mut problems = Problems::default();
+    let start = parse_instant("start", &req.start, &mut problems);
+    let queue = app.store.team_queue(team.id).await?;
+    if let Some(start) = start {
+        if let Err(t) = check_timing(&policy, start, now) {
+            problems.add("start", timing_problem(t));
+        } else if !on_some_grid(&queue, &policy, start) {
+            problems.add("start", "is not a slot this team offers (off the step or outside every agent's hours); ask availability");
+        }
+    }
+    problems.into_result()?;
+    let start = start.expect("checked");
+    let end = start + Duration::minutes(meeting_len.minutes() as i64);
+    let blocked = team.blocked_range(start, meeting_len);
+
+    // The same agent first; then the rotation, in order, skipping that agent.
+    let mut skipped = Vec::new();
+    let mut tries: Vec<(Agent, RoutingStep, bool)> = vec![(old_agent.clone(), RoutingStep::RoundRobin, false)];
+    tries.extend(
+        ordered_candidates(&team, queue)
+            .into_iter()
+            .filter(|a| a.id != old_agent.id)
+            .map(|a| (a, RoutingStep::RoundRobin, true)),
+    );
+    for (agent, step, by_rotation) in tries {
+        if let Err(reason) = screen(app, &agent, &policy, start, Some(&old)).await? {
+            skipped.push(SkippedAgent { agent_id: agent.id, reason });
+            continue;
+        }
+        let mut tx = app.store.begin_write().await?;
+        if app.store.agent_has_overlap_in(&mut tx, agent.id, blocked, Some(id)).await? {
+            tx.rollback().await?;
+            skipped.push(SkippedAgent { agent_id: agent.id, reason: SkipReason::Busy });
+            continue;
+        }
+        let current = app.store.meeting_in(&mut tx, id).await?.ok_or(AppError::NotFound("booking"))?;
+        if current.status != MeetingStatus::Booked {
+            tx.rollback().await?;
+            return Err(AppError::Conflict { kind: "booking-cancelled", detail: "the booking was cancelled meanwhile".into() });
+        }
+        let routing = RoutingTrace { step, skipped: skipped.clone() };
+        app.store.reschedule_meeting_in(&mut tx, id, agent.id, start, end, blocked, &routing, now).await?;
+        if by_rotation {
+            app.store.set_team_pointer_in(&mut tx, team.id, agent.id).await?;
+        }
+        let updated = app.store.meeting_in(&mut tx, id).await?.ok_or(AppError::NotFound("booking"))?;
+        record_activity(app, &mut tx, ActivityType::Rescheduled, &updated, &agent, now).await?;
+        tx.commit().await?;
+        move_calendar_event(app, &updated, &old_agent, &agent).await;
+        let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
+        return Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url));
+    }
+    let alternatives = alternatives_after(app, &team, meeting_len, start, visitor_tz(&old.visitor)).await?;
+    Err(AppError::SlotTaken { alternatives })
+}
+
+async fn move_calendar_event(app: &App, m: &Meeting, old_agent: &Agent, agent: &Agent) {
+    let request = event_request(m, agent);
+    if old_agent.id == agent.id {
+        if let Some(cal) = app.calendars.for_agent(agent) {
+            if let Err(e) = cal.update_event(agent, &request).await {
+                tracing::warn!(meeting = %m.id, error = %e, "calendar event not moved yet");
+            }
+        }
+        return;
+    }
+    if let Some(cal) = app.calendars.for_agent(old_agent) {
+        if let Err(e) = cal.delete_event(old_agent, m.id).await {
+            tracing::warn!(meeting = %m.id, error = %e, "old calendar event not deleted yet");
+        }
+    }
+    let _ = create_calendar_event(app, m.clone(), agent).await;
+}

@@ -1,0 +1,42 @@
+//! Use cases: what each caller can ask of rondo, as plain async functions over the `App` state. They load
+//! data through the store and calendar ports, let the pure domain decide, and write the outcome back.
+
+pub mod availability;
+pub mod booking;
+pub mod views;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::calendar::Calendars;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Where use cases read the time; tests set it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Everything a request needs, shared by all workers.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    pub calendars: Calendars,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
