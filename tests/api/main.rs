@@ -1,0 +1,10 @@
+//! Integration tests: one binary, the real service over HTTP, driven the way its users drive it.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod admin;
+mod availability;
+mod bookings;
+mod errors;
+mod ops;

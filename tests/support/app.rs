@@ -1,0 +1,225 @@
+//! `spawn_app`: the real rondo on 127.0.0.1:0 with a fresh SQLite file, a clock the test sets, and the
+//! scripted calendars; `TestApp` wraps the calls a chat service or an admin makes.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::{Client, Response};
+use rondo::calendar::Calendars;
+use rondo::config::{RunMode, Settings};
+use rondo::domain::availability::Span;
+use rondo::usecase::Clock;
+use rondo::Application;
+use serde_json::{json, Value};
+
+use super::calendar::ScriptedCalendars;
+
+pub const ADMIN: &str = "test-admin-token";
+pub const CHAT: &str = "test-chat-token";
+
+/// A clock the test moves by hand.
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    pub fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub clock: Arc<TestClock>,
+    pub calendars: Arc<ScriptedCalendars>,
+    pub app: rondo::usecase::App,
+    _dir: tempfile::TempDir,
+}
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// Monday 23 November 2026, 06:00 UTC: the default "now" of tests.
+pub fn default_now() -> DateTime<Utc> {
+    at("2026-11-23T06:00:00Z")
+}
+
+pub struct Options {
+    pub now: DateTime<Utc>,
+    pub rate_per_minute: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { now: default_now(), rate_per_minute: 100_000 }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(o: Options) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Settings::defaults();
+    s.listen = "127.0.0.1:0".into();
+    s.database_url = format!("sqlite://{}?mode=rwc", dir.path().join("rondo.db").display());
+    s.run_mode = RunMode::Dev;
+    s.admin_token = Some(ADMIN.into());
+    s.chat_token = Some(CHAT.into());
+    s.chat_rate_per_minute = o.rate_per_minute;
+    s.http_workers = 2;
+    let config = s.check().unwrap();
+    let clock = Arc::new(TestClock(Mutex::new(o.now)));
+    let calendars = Arc::new(ScriptedCalendars::default());
+    let application = Application::build_with(config, clock.clone(), Calendars::new(calendars.clone()))
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let app = application.app.clone();
+    tokio::spawn(application.run_until_stopped());
+    TestApp { address, client: Client::new(), clock, calendars, app, _dir: dir }
+}
+
+/// Weekly hours for every weekday.
+pub fn weekdays(from: &str, to: &str) -> Value {
+    json!({"mon": [[from, to]], "tue": [[from, to]], "wed": [[from, to]], "thu": [[from, to]], "fri": [[from, to]]})
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client.patch(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    /// Creates a team with these settings over the defaults; panics unless 201.
+    pub async fn create_team(&self, slug: &str, extra: Value) -> Value {
+        let mut body = json!({"slug": slug, "name": slug.to_uppercase()});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        let r = self.post("/admin/api/teams", ADMIN, &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// Creates an agent in these teams working 09:00-17:00 on weekdays in `zone`; returns its JSON.
+    pub async fn create_agent(&self, name: &str, zone: &str, teams: &[&str]) -> Value {
+        self.create_agent_with(json!({
+            "name": name,
+            "email": format!("{}@agents.test", name.to_lowercase().replace(' ', ".")),
+            "timezone": zone,
+            "weekly_hours": weekdays("09:00", "17:00"),
+            "teams": teams,
+        }))
+        .await
+    }
+
+    pub async fn create_agent_with(&self, body: Value) -> Value {
+        let r = self.post("/admin/api/agents", ADMIN, &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn availability(&self, team: &str, query: &str) -> Response {
+        self.get(&format!("/v1/teams/{team}/availability?{query}"), CHAT).await
+    }
+
+    /// Slot starts (as UTC instants) from an availability answer.
+    pub async fn slot_starts(&self, team: &str, from: &str, to: &str) -> Vec<DateTime<Utc>> {
+        let r = self
+            .availability(team, &format!("from={}&to={}&tz=UTC", enc(from), enc(to)))
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let body: Value = r.json().await.unwrap();
+        body["slots"].as_array().unwrap().iter().map(|s| at(s["start"].as_str().unwrap())).collect()
+    }
+
+    pub async fn book_with_key(&self, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/v1/bookings"))
+            .bearer_auth(CHAT)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Books `start` in `team` for a visitor; returns the response.
+    pub async fn book(&self, team: &str, start: &str, email: &str) -> Response {
+        let body = booking_body(team, start, email);
+        self.book_with_key(&uuid::Uuid::now_v7().to_string(), &body).await
+    }
+
+    /// Books and expects 201; returns the booking.
+    pub async fn book_ok(&self, team: &str, start: &str, email: &str) -> Value {
+        let r = self.book(team, start, email).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn meetings(&self, query: &str) -> Value {
+        let r = self.get(&format!("/admin/api/meetings?{query}"), ADMIN).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// Marks an agent busy in its calendar for [start, start + minutes).
+    pub fn busy(&self, email: &str, blocks: &[(&str, i64)]) {
+        self.calendars.set_busy(
+            email,
+            blocks.iter().map(|(s, m)| Span { start: at(s), end: at(s) + Duration::minutes(*m) }).collect(),
+        );
+    }
+}
+
+pub fn booking_body(team: &str, start: &str, email: &str) -> Value {
+    json!({
+        "team": team,
+        "start": start,
+        "visitor": {"email": email, "name": "Vera Visitor", "company": "Acme", "timezone": "Europe/Amsterdam"},
+        "session_id": "s-1",
+        "dialogue_id": "d-1",
+        "attributes": {"state": "CA"},
+    })
+}
+
+/// Percent-encodes what an RFC 3339 instant needs in a query string.
+pub fn enc(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// Asserts a problem+json answer with this status and type suffix; returns the body.
+pub async fn expect_problem(r: Response, status: u16, kind: &str) -> Value {
+    assert_eq!(r.status().as_u16(), status);
+    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    assert!(r.headers().get("x-request-id").is_some());
+    let body: Value = r.json().await.unwrap();
+    assert!(body["type"].as_str().unwrap().ends_with(&format!("/{kind}")), "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["request_id"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,9 @@
+//! Test support shared by the integration tests: `spawn_app` (the real service on a random port with a
+//! fresh database, a settable clock and scriptable calendars) and typed helpers that call it as its users do.
+
+#![allow(dead_code)]
+
+pub mod calendar;
+pub mod app;
+
+pub use app::*;
