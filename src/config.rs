@@ -18,7 +18,11 @@ pub enum RunMode {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "rondo", version, about = "Books sales meetings for website visitors (round robin over agents' calendars).")]
+#[command(
+    name = "rondo",
+    version,
+    about = "Books sales meetings for website visitors (round robin over agents' calendars)."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
@@ -68,10 +72,18 @@ pub struct Settings {
     #[arg(long, env = "RONDO_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Base of links and OAuth redirect URIs.
-    #[arg(long, env = "RONDO_PUBLIC_URL", default_value = "http://localhost:8080")]
+    #[arg(
+        long,
+        env = "RONDO_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
     pub public_url: String,
     /// SQLite URL (the embedded default); a postgres:// URL selects PostgreSQL.
-    #[arg(long, env = "RONDO_DATABASE_URL", default_value = "sqlite://rondo.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "RONDO_DATABASE_URL",
+        default_value = "sqlite://rondo.db?mode=rwc"
+    )]
     pub database_url: String,
     /// dev: generated secret key, dev tokens and demo calendars allowed; prod: all must be configured.
     #[arg(long = "env", env = "RONDO_ENV", value_enum, default_value = "dev")]
@@ -142,16 +154,25 @@ impl Settings {
     }
 
     pub fn check(self) -> Result<Config, ConfigError> {
-        let listen: SocketAddr = self
-            .listen
-            .parse()
-            .map_err(|_| err("RONDO_LISTEN", format!("`{}` is not an address like 127.0.0.1:8080", self.listen)))?;
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            err(
+                "RONDO_LISTEN",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })?;
         let public_url = self.public_url.trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(err("RONDO_PUBLIC_URL", "must start with http:// or https://"));
+            return Err(err(
+                "RONDO_PUBLIC_URL",
+                "must start with http:// or https://",
+            ));
         }
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
-            return Err(err("RONDO_DATABASE_URL", "must be a sqlite:// or postgres:// URL"));
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
+            return Err(err(
+                "RONDO_DATABASE_URL",
+                "must be a sqlite:// or postgres:// URL",
+            ));
         }
         if self.database_url.starts_with("postgres") {
             return Err(err(
@@ -188,7 +209,12 @@ impl Settings {
         let sqlite_synchronous_full = match self.sqlite_synchronous.to_ascii_lowercase().as_str() {
             "full" => true,
             "normal" => false,
-            _ => return Err(err("RONDO_SQLITE_SYNCHRONOUS", "must be `full` or `normal`")),
+            _ => {
+                return Err(err(
+                    "RONDO_SQLITE_SYNCHRONOUS",
+                    "must be `full` or `normal`",
+                ))
+            }
         };
         Ok(Config {
             listen,

@@ -38,10 +38,15 @@ impl Application {
     }
 
     /// Builds with the given clock and calendar adapters (tests use their own).
-    pub async fn build_with(config: Config, clock: Arc<dyn Clock>, calendars: Calendars) -> anyhow::Result<Self> {
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        calendars: Calendars,
+    ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
-        let listener = TcpListener::bind(config.listen)
-            .map_err(|e| anyhow::anyhow!("RONDO_LISTEN: cannot listen on {}: {e}", config.listen))?;
+        let listener = TcpListener::bind(config.listen).map_err(|e| {
+            anyhow::anyhow!("RONDO_LISTEN: cannot listen on {}: {e}", config.listen)
+        })?;
         let port = listener.local_addr()?.port();
         let app = App {
             store,
@@ -65,10 +70,15 @@ impl Application {
 
 fn serve(app: App, listener: TcpListener) -> anyhow::Result<Server> {
     let workers = match app.config.http_workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
-    let tokens = web::Data::new(TokenBook::new(app.config.admin_token.as_deref(), app.config.chat_token.as_deref()));
+    let tokens = web::Data::new(TokenBook::new(
+        app.config.admin_token.as_deref(),
+        app.config.chat_token.as_deref(),
+    ));
     let limiter = web::Data::new(RateLimiter::default());
     let doc = web::Data::new(http::ApiDoc::openapi());
     let app = web::Data::new(app);
@@ -95,10 +105,14 @@ fn serve(app: App, listener: TcpListener) -> anyhow::Result<Server> {
 /// Runs the service with this configuration until it is stopped.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.secret_key_generated {
-        tracing::warn!("RONDO_SECRET_KEY is not set: using a random key for this run (dev mode only)");
+        tracing::warn!(
+            "RONDO_SECRET_KEY is not set: using a random key for this run (dev mode only)"
+        );
     }
     if config.run_mode == config::RunMode::Dev {
-        tracing::warn!("dev mode: agents without a connected calendar use simulated demo calendars");
+        tracing::warn!(
+            "dev mode: agents without a connected calendar use simulated demo calendars"
+        );
         if config.admin_token.as_deref() == Some(config::DEV_ADMIN_TOKEN) {
             tracing::warn!("dev mode: the well-known dev tokens are accepted (set RONDO_ADMIN_TOKEN / RONDO_CHAT_TOKEN)");
         }
@@ -120,7 +134,11 @@ pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Re
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
     );
     store
-        .insert_token(role.as_str(), &http::auth::hash_token(&token), chrono::Utc::now())
+        .insert_token(
+            role.as_str(),
+            &http::auth::hash_token(&token),
+            chrono::Utc::now(),
+        )
         .await?;
     println!("{token}");
     Ok(())

@@ -8,7 +8,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RONDO_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("RONDO_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cli = Cli::parse();
@@ -21,6 +22,8 @@ async fn main() -> anyhow::Result<()> {
     };
     match cli.command {
         None | Some(Command::Serve) => rondo::run(config).await,
-        Some(Command::Token { action: TokenAction::Create { role } }) => rondo::create_token(config, role).await,
+        Some(Command::Token {
+            action: TokenAction::Create { role },
+        }) => rondo::create_token(config, role).await,
     }
 }

@@ -39,19 +39,28 @@ pub fn simulated_busy(agent: &Agent, date: NaiveDate) -> Vec<Span> {
     h.update(date.to_string().as_bytes());
     let seed = h.finalize();
     let weekend = date.weekday().number_from_monday() >= 6;
-    let count = if weekend { (seed[0] % 8 == 0) as usize } else { 2 + (seed[0] % 3) as usize };
+    let count = if weekend {
+        (seed[0] % 8 == 0) as usize
+    } else {
+        2 + (seed[0] % 3) as usize
+    };
     let tz = agent.zone.tz();
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let slot = seed[1 + i * 2] as u32 % 40; // quarter hours from 08:00 to 17:45
         let length = [30, 45, 60][seed[2 + i * 2] as usize % 3];
         let minute = 8 * 60 + slot * 15;
-        let Some(local) = date.and_hms_opt(minute / 60, minute % 60, 0) else { continue };
+        let Some(local) = date.and_hms_opt(minute / 60, minute % 60, 0) else {
+            continue;
+        };
         let start = match tz.from_local_datetime(&local) {
             LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
             LocalResult::None => continue,
         };
-        out.push(Span { start, end: start + Duration::minutes(length) });
+        out.push(Span {
+            start,
+            end: start + Duration::minutes(length),
+        });
     }
     out
 }
@@ -72,26 +81,42 @@ impl CalendarProvider for DemoCalendars {
         busy.extend(
             events
                 .values()
-                .filter(|(owner, s)| *owner == agent.id && s.start < window.end && s.end > window.start)
+                .filter(|(owner, s)| {
+                    *owner == agent.id && s.start < window.end && s.end > window.start
+                })
                 .map(|(_, s)| *s),
         );
         Ok(busy)
     }
 
-    async fn create_event(&self, agent: &Agent, event: &EventRequest) -> Result<CreatedEvent, CalendarError> {
-        let span = Span { start: event.start, end: event.end };
+    async fn create_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<CreatedEvent, CalendarError> {
+        let span = Span {
+            start: event.start,
+            end: event.end,
+        };
         self.events
             .lock()
             .expect("demo calendar lock")
             .insert(event.meeting_id, (agent.id, span));
         Ok(CreatedEvent {
             provider_event_id: event.meeting_id.simple().to_string(),
-            video_link: Some(format!("{}/demo/meet/{}", self.public_url, event.meeting_id.simple())),
+            video_link: Some(format!(
+                "{}/demo/meet/{}",
+                self.public_url,
+                event.meeting_id.simple()
+            )),
         })
     }
 
     async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
-        let span = Span { start: event.start, end: event.end };
+        let span = Span {
+            start: event.start,
+            end: event.end,
+        };
         self.events
             .lock()
             .expect("demo calendar lock")
@@ -100,7 +125,10 @@ impl CalendarProvider for DemoCalendars {
     }
 
     async fn delete_event(&self, _agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
-        self.events.lock().expect("demo calendar lock").remove(&meeting_id);
+        self.events
+            .lock()
+            .expect("demo calendar lock")
+            .remove(&meeting_id);
         Ok(())
     }
 }
@@ -108,8 +136,8 @@ impl CalendarProvider for DemoCalendars {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DateOverrides, IanaZone, WeeklyHours};
     use crate::domain::model::CalendarKind;
+    use crate::domain::{DateOverrides, IanaZone, WeeklyHours};
 
     fn agent(id: u128) -> Agent {
         Agent {
@@ -135,7 +163,9 @@ mod tests {
             let local = b.start.with_timezone(&chrono_tz::Europe::Amsterdam);
             assert!((8..18).contains(&chrono::Timelike::hour(&local)));
         }
-        let week: Vec<_> = (0..5).map(|i| simulated_busy(&agent(2), d + Duration::days(i))).collect();
+        let week: Vec<_> = (0..5)
+            .map(|i| simulated_busy(&agent(2), d + Duration::days(i)))
+            .collect();
         assert_ne!(week[0], week[1]);
     }
 }

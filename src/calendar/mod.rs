@@ -54,7 +54,11 @@ pub trait CalendarProvider: Send + Sync {
     /// Busy blocks of the agent's calendar that touch the window (half-open, any order).
     async fn free_busy(&self, agent: &Agent, window: Span) -> Result<Vec<Span>, CalendarError>;
     /// Creates the meeting's event; creating the same meeting again returns the existing event.
-    async fn create_event(&self, agent: &Agent, event: &EventRequest) -> Result<CreatedEvent, CalendarError>;
+    async fn create_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<CreatedEvent, CalendarError>;
     /// Moves the meeting's event to the request's times.
     async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError>;
     /// Deletes the meeting's event; an event already gone counts as deleted.

@@ -3,8 +3,8 @@
 //! `now` and the data they loaded, and get decisions back.
 
 pub mod availability;
-pub mod routing;
 pub mod model;
+pub mod routing;
 pub mod values;
 
 pub use values::*;

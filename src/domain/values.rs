@@ -242,7 +242,9 @@ impl WeeklyHours {
             let Some(idx) = WEEKDAY_KEYS.iter().position(|d| d == key) else {
                 return Err((
                     key.clone(),
-                    Invalid(format!("`{key}` is not a day; use mon, tue, wed, thu, fri, sat, sun")),
+                    Invalid(format!(
+                        "`{key}` is not a day; use mon, tue, wed, thu, fri, sat, sun"
+                    )),
                 ));
             };
             let parsed = spans
@@ -270,7 +272,12 @@ impl WeeklyHours {
             .iter()
             .zip(self.days.iter())
             .filter(|(_, spans)| !spans.is_empty())
-            .map(|(k, spans)| (k.to_string(), spans.iter().map(|s| s.as_strings()).collect()))
+            .map(|(k, spans)| {
+                (
+                    k.to_string(),
+                    spans.iter().map(|s| s.as_strings()).collect(),
+                )
+            })
             .collect()
     }
     pub fn is_empty(&self) -> bool {
@@ -287,8 +294,12 @@ impl DateOverrides {
     pub fn parse(map: &BTreeMap<String, Vec<[String; 2]>>) -> Result<Self, (String, Invalid)> {
         let mut out = BTreeMap::new();
         for (key, spans) in map {
-            let date = NaiveDate::parse_from_str(key, "%Y-%m-%d")
-                .map_err(|_| (key.clone(), Invalid(format!("`{key}` is not a date like 2026-12-24"))))?;
+            let date = NaiveDate::parse_from_str(key, "%Y-%m-%d").map_err(|_| {
+                (
+                    key.clone(),
+                    Invalid(format!("`{key}` is not a date like 2026-12-24")),
+                )
+            })?;
             let parsed = spans
                 .iter()
                 .map(|[a, b]| LocalSpan::parse(a, b))
@@ -312,7 +323,12 @@ impl DateOverrides {
     pub fn to_map(&self) -> BTreeMap<String, Vec<[String; 2]>> {
         self.0
             .iter()
-            .map(|(d, spans)| (d.format("%Y-%m-%d").to_string(), spans.iter().map(|s| s.as_strings()).collect()))
+            .map(|(d, spans)| {
+                (
+                    d.format("%Y-%m-%d").to_string(),
+                    spans.iter().map(|s| s.as_strings()).collect(),
+                )
+            })
             .collect()
     }
     pub fn is_empty(&self) -> bool {
@@ -367,16 +383,24 @@ mod tests {
 
     #[test]
     fn zones() {
-        assert_eq!(IanaZone::parse("Europe/Amsterdam").unwrap().name(), "Europe/Amsterdam");
+        assert_eq!(
+            IanaZone::parse("Europe/Amsterdam").unwrap().name(),
+            "Europe/Amsterdam"
+        );
         assert!(IanaZone::parse("Mars/Olympus").is_err());
         assert!(IanaZone::parse("").is_err());
     }
 
     #[test]
     fn emails() {
-        assert_eq!(VisitorEmail::parse("Ann@Example.COM").unwrap().as_str(), "Ann@example.com");
+        assert_eq!(
+            VisitorEmail::parse("Ann@Example.COM").unwrap().as_str(),
+            "Ann@example.com"
+        );
         assert_eq!(VisitorEmail::parse("a.b+c@x.io").unwrap().domain(), "x.io");
-        for bad in ["", "a", "a@b", "@x.io", "a@@x.io", "a b@x.io", "a@x..io", "a@.x.io", "a@x.io."] {
+        for bad in [
+            "", "a", "a@b", "@x.io", "a@@x.io", "a b@x.io", "a@x..io", "a@.x.io", "a@x.io.",
+        ] {
             assert!(VisitorEmail::parse(bad).is_err(), "{bad}");
         }
     }
@@ -394,13 +418,28 @@ mod tests {
     fn weekly_hours() {
         let map = |v: Vec<(&str, Vec<[&str; 2]>)>| {
             v.into_iter()
-                .map(|(k, s)| (k.to_string(), s.into_iter().map(|[a, b]| [a.to_string(), b.to_string()]).collect()))
+                .map(|(k, s)| {
+                    (
+                        k.to_string(),
+                        s.into_iter()
+                            .map(|[a, b]| [a.to_string(), b.to_string()])
+                            .collect(),
+                    )
+                })
                 .collect::<BTreeMap<_, _>>()
         };
-        let ok = WeeklyHours::parse(&map(vec![("mon", vec![["13:00", "17:00"], ["09:00", "12:00"]])])).unwrap();
+        let ok = WeeklyHours::parse(&map(vec![(
+            "mon",
+            vec![["13:00", "17:00"], ["09:00", "12:00"]],
+        )]))
+        .unwrap();
         assert_eq!(ok.on(Weekday::Mon)[0].start_minute(), 540);
         assert!(ok.on(Weekday::Tue).is_empty());
-        let e = WeeklyHours::parse(&map(vec![("tue", vec![["09:00", "12:00"], ["11:00", "13:00"]])])).unwrap_err();
+        let e = WeeklyHours::parse(&map(vec![(
+            "tue",
+            vec![["09:00", "12:00"], ["11:00", "13:00"]],
+        )]))
+        .unwrap_err();
         assert_eq!(e.0, "tue");
         let e = WeeklyHours::parse(&map(vec![("wed", vec![["17:00", "09:00"]])])).unwrap_err();
         assert_eq!(e.0, "wed");

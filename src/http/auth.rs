@@ -74,12 +74,17 @@ impl RateLimiter {
 
 async fn identify(req: &HttpRequest) -> Result<Caller, AppError> {
     let app = req.app_data::<web::Data<App>>().expect("App is registered");
-    let book = req.app_data::<web::Data<TokenBook>>().expect("TokenBook is registered");
+    let book = req
+        .app_data::<web::Data<TokenBook>>()
+        .expect("TokenBook is registered");
     let token = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(AppError::Unauthorized)?;
@@ -95,7 +100,10 @@ async fn identify(req: &HttpRequest) -> Result<Caller, AppError> {
             _ => return Err(AppError::Unauthorized),
         }
     };
-    Ok(Caller { role, token_hash: hash })
+    Ok(Caller {
+        role,
+        token_hash: hash,
+    })
 }
 
 /// An admin caller.
@@ -133,9 +141,15 @@ impl FromRequest for Chat {
                 return Err(AppError::Forbidden);
             }
             let app = req.app_data::<web::Data<App>>().expect("App is registered");
-            let limiter = req.app_data::<web::Data<RateLimiter>>().expect("RateLimiter is registered");
+            let limiter = req
+                .app_data::<web::Data<RateLimiter>>()
+                .expect("RateLimiter is registered");
             limiter
-                .hit(&c.token_hash, app.now().timestamp(), app.config.chat_rate_per_minute)
+                .hit(
+                    &c.token_hash,
+                    app.now().timestamp(),
+                    app.config.chat_rate_per_minute,
+                )
                 .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
             Ok(Chat(c))
         })

@@ -9,8 +9,8 @@ use super::extract::{ApiJson, ApiQuery};
 use crate::error::{AppError, AppResult};
 use crate::usecase::availability::{team_availability, AvailabilityAnswer, AvailabilityQuery};
 use crate::usecase::booking::{
-    book, cancel_booking, get_booking, reschedule_booking, BookingRequest, CancelRequest, IdempotencyContext,
-    RescheduleRequest,
+    book, cancel_booking, get_booking, reschedule_booking, BookingRequest, CancelRequest,
+    IdempotencyContext, RescheduleRequest,
 };
 use crate::usecase::views::BookingView;
 use crate::usecase::App;
@@ -50,7 +50,10 @@ fn idempotency_key(req: &HttpRequest) -> AppResult<Option<String>> {
         .and_then(|r| r.strip_suffix('"'))
         .unwrap_or(raw);
     if key.is_empty() || key.len() > 255 {
-        return Err(AppError::field("Idempotency-Key", "must be 1 to 255 characters"));
+        return Err(AppError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 characters",
+        ));
     }
     Ok(Some(key.to_owned()))
 }
@@ -105,8 +108,14 @@ pub fn parse_id(raw: &str, what: &'static str) -> AppResult<Uuid> {
     security(("chat_token" = []))
 )]
 #[get("/v1/bookings/{id}")]
-pub async fn read_booking(app: web::Data<App>, _caller: Chat, id: web::Path<String>) -> AppResult<web::Json<BookingView>> {
-    Ok(web::Json(get_booking(&app, parse_id(&id, "booking")?).await?))
+pub async fn read_booking(
+    app: web::Data<App>,
+    _caller: Chat,
+    id: web::Path<String>,
+) -> AppResult<web::Json<BookingView>> {
+    Ok(web::Json(
+        get_booking(&app, parse_id(&id, "booking")?).await?,
+    ))
 }
 
 /// Cancels the booking and frees its slot (a second cancel answers the cancelled booking).
@@ -124,7 +133,9 @@ pub async fn cancel(
     id: web::Path<String>,
     body: ApiJson<CancelRequest>,
 ) -> AppResult<web::Json<BookingView>> {
-    Ok(web::Json(cancel_booking(&app, parse_id(&id, "booking")?, &body.value).await?))
+    Ok(web::Json(
+        cancel_booking(&app, parse_id(&id, "booking")?, &body.value).await?,
+    ))
 }
 
 /// Moves the booking to another slot: the same agent when free then, else the rotation picks.
@@ -146,5 +157,7 @@ pub async fn reschedule(
     id: web::Path<String>,
     body: ApiJson<RescheduleRequest>,
 ) -> AppResult<web::Json<BookingView>> {
-    Ok(web::Json(reschedule_booking(&app, parse_id(&id, "booking")?, &body.value).await?))
+    Ok(web::Json(
+        reschedule_booking(&app, parse_id(&id, "booking")?, &body.value).await?,
+    ))
 }

@@ -22,13 +22,18 @@ pub struct ApiJson<T> {
 
 /// Turns a serde error with its path into the field name a client can act on.
 fn field_of(path: &str, message: &str) -> String {
-    let base = if path == "." || path.is_empty() { String::new() } else { path.to_owned() };
+    let base = if path == "." || path.is_empty() {
+        String::new()
+    } else {
+        path.to_owned()
+    };
     let named = ["unknown field `", "missing field `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());
     match (base.is_empty(), named) {
         (true, Some(n)) => n.to_owned(),
+        (false, Some(n)) if base == n || base.ends_with(&format!(".{n}")) => base,
         (false, Some(n)) => format!("{base}.{n}"),
         (true, None) => "body".to_owned(),
         (false, None) => base,
@@ -47,11 +52,16 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
             AppError::Malformed(format!("invalid JSON: {inner}"))
         } else {
             let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
             AppError::Validation(vec![(field_of(&path, &message), message)])
         }
     })?;
-    de.end().map_err(|e| AppError::Malformed(format!("invalid JSON: {e}")))?;
+    de.end()
+        .map_err(|e| AppError::Malformed(format!("invalid JSON: {e}")))?;
     Ok(value)
 }
 
@@ -63,7 +73,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let bytes = Bytes::from_request(req, payload);
         Box::pin(async move {
             let raw = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
                     AppError::PayloadTooLarge
                 } else {
                     AppError::Malformed(format!("could not read the body: {e}"))
@@ -118,12 +130,33 @@ mod tests {
 
     #[test]
     fn names_the_field_at_fault() {
-        assert_eq!(fields(parse_json::<Outer>(br#"{"visitor":{"email":"a","x":1}}"#).unwrap_err()), ["visitor.x"]);
-        assert_eq!(fields(parse_json::<Outer>(br#"{"visitor":{}}"#).unwrap_err()), ["visitor.email"]);
-        assert_eq!(fields(parse_json::<Outer>(br#"{"visitor":{"email":"a"},"n":"7"}"#).unwrap_err()), ["n"]);
-        assert_eq!(fields(parse_json::<Outer>(br#"{}"#).unwrap_err()), ["visitor"]);
-        assert!(matches!(parse_json::<Outer>(b"{").unwrap_err(), AppError::Malformed(_)));
-        assert!(matches!(parse_json::<Outer>(br#"{"visitor":{"email":"a"}} x"#).unwrap_err(), AppError::Malformed(_)));
-        assert!(matches!(parse_json::<Outer>(b"").unwrap_err(), AppError::Malformed(_)));
+        assert_eq!(
+            fields(parse_json::<Outer>(br#"{"visitor":{"email":"a","x":1}}"#).unwrap_err()),
+            ["visitor.x"]
+        );
+        assert_eq!(
+            fields(parse_json::<Outer>(br#"{"visitor":{}}"#).unwrap_err()),
+            ["visitor.email"]
+        );
+        assert_eq!(
+            fields(parse_json::<Outer>(br#"{"visitor":{"email":"a"},"n":"7"}"#).unwrap_err()),
+            ["n"]
+        );
+        assert_eq!(
+            fields(parse_json::<Outer>(br#"{}"#).unwrap_err()),
+            ["visitor"]
+        );
+        assert!(matches!(
+            parse_json::<Outer>(b"{").unwrap_err(),
+            AppError::Malformed(_)
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(br#"{"visitor":{"email":"a"}} x"#).unwrap_err(),
+            AppError::Malformed(_)
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(b"").unwrap_err(),
+            AppError::Malformed(_)
+        ));
     }
 }

@@ -20,10 +20,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(app: web::Data<App>) -> HttpResponse {
     match app.store.ready().await {
         Ok(true) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
-        Ok(false) => HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "migrations pending"})),
+        Ok(false) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "migrations pending"})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "database unreachable"}))
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "database unreachable"}))
         }
     }
 }
@@ -69,22 +71,36 @@ pub struct ActivityPage {
     security(("chat_token" = []), ("admin_token" = []))
 )]
 #[get("/v1/activities")]
-pub async fn activities(app: web::Data<App>, _caller: Reader, q: ApiQuery<ActivitiesQuery>) -> AppResult<web::Json<ActivityPage>> {
+pub async fn activities(
+    app: web::Data<App>,
+    _caller: Reader,
+    q: ApiQuery<ActivitiesQuery>,
+) -> AppResult<web::Json<ActivityPage>> {
     let mut problems = Problems::default();
     let after = match &q.0.after {
-        Some(a) => problems.check("after", a.parse::<i64>().map_err(|_| "not a cursor from this feed")),
+        Some(a) => problems.check(
+            "after",
+            a.parse::<i64>().map_err(|_| "not a cursor from this feed"),
+        ),
         None => Some(0),
     };
     let limit = match &q.0.limit {
         Some(l) => problems.check(
             "limit",
-            l.parse::<u32>().ok().filter(|l| (1..=500).contains(l)).ok_or("must be 1 to 500"),
+            l.parse::<u32>()
+                .ok()
+                .filter(|l| (1..=500).contains(l))
+                .ok_or("must be 1 to 500"),
         ),
         None => Some(100),
     };
     problems.into_result()?;
     let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(100));
-    let rows = app.store.activities_after(after, limit).await.map_err(AppError::from)?;
+    let rows = app
+        .store
+        .activities_after(after, limit)
+        .await
+        .map_err(AppError::from)?;
     let next = rows.last().map(|r| r.seq).unwrap_or(after);
     Ok(web::Json(ActivityPage {
         activities: rows

@@ -29,12 +29,28 @@ impl AppError {
     fn kind(&self) -> (StatusCode, &'static str, &'static str) {
         use AppError::*;
         match self {
-            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "The request has invalid fields"),
-            Malformed(_) => (StatusCode::BAD_REQUEST, "malformed-request", "The request body is not valid JSON"),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The request has invalid fields",
+            ),
+            Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                "The request body is not valid JSON",
+            ),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            SlotTaken { .. } => (StatusCode::CONFLICT, "slot-taken", "The slot is no longer free"),
+            SlotTaken { .. } => (
+                StatusCode::CONFLICT,
+                "slot-taken",
+                "The slot is no longer free",
+            ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
-            MissingIdempotencyKey => (StatusCode::BAD_REQUEST, "idempotency-key-missing", "Idempotency-Key header required"),
+            MissingIdempotencyKey => (
+                StatusCode::BAD_REQUEST,
+                "idempotency-key-missing",
+                "Idempotency-Key header required",
+            ),
             IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -45,11 +61,31 @@ impl AppError {
                 "idempotency-key-in-flight",
                 "A request with this Idempotency-Key is still being processed",
             ),
-            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Missing or unknown bearer token"),
-            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "This token may not use this endpoint"),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
+            Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Missing or unknown bearer token",
+            ),
+            Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This token may not use this endpoint",
+            ),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Request body too large",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
         }
     }
 
@@ -57,7 +93,9 @@ impl AppError {
         let (status, kind, title) = self.kind();
         let mut body = match self {
             AppError::SlotTaken { alternatives } => slot_taken_body(alternatives),
-            _ => json!({"type": format!("{TYPE_BASE}{kind}"), "title": title, "status": status.as_u16()}),
+            _ => {
+                json!({"type": format!("{TYPE_BASE}{kind}"), "title": title, "status": status.as_u16()})
+            }
         };
         let detail = match self {
             AppError::Validation(fields) => {
@@ -66,13 +104,23 @@ impl AppError {
                     errors.entry(f.as_str()).or_default().push(m.as_str());
                 }
                 body["errors"] = json!(errors);
-                Some(fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))
+                Some(
+                    fields
+                        .iter()
+                        .map(|(f, m)| format!("{f}: {m}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
             }
             AppError::Malformed(d) => Some(d.clone()),
             AppError::NotFound(what) => Some(format!("No such {what}.")),
             AppError::Conflict { detail, .. } => Some(detail.clone()),
-            AppError::RateLimited { retry_after_secs } => Some(format!("Try again in {retry_after_secs} s.")),
-            AppError::Internal(_) => Some("Something went wrong on our side; it has been logged.".into()),
+            AppError::RateLimited { retry_after_secs } => {
+                Some(format!("Try again in {retry_after_secs} s."))
+            }
+            AppError::Internal(_) => {
+                Some("Something went wrong on our side; it has been logged.".into())
+            }
             _ => None,
         };
         if let Some(d) = detail {

@@ -52,7 +52,8 @@ impl Store {
                     id: super::rows::uuid(r, "id")?,
                     kind: r.try_get("type")?,
                     occurred_at: from_secs(r.try_get("occurred_at")?),
-                    data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 })
             })
             .collect()

@@ -56,12 +56,18 @@ impl Store {
     }
 
     /// Keeps memberships in teams still listed (and their positions); joins new teams at the queue's end.
-    async fn set_memberships_in(&self, tx: &mut Tx, agent: Uuid, team_ids: &[Uuid]) -> StoreResult<()> {
+    async fn set_memberships_in(
+        &self,
+        tx: &mut Tx,
+        agent: Uuid,
+        team_ids: &[Uuid],
+    ) -> StoreResult<()> {
         let agent_s = agent.to_string();
-        let current: Vec<String> = sqlx::query_scalar("SELECT team_id FROM team_members WHERE agent_id = ?")
-            .bind(&agent_s)
-            .fetch_all(&mut **tx)
-            .await?;
+        let current: Vec<String> =
+            sqlx::query_scalar("SELECT team_id FROM team_members WHERE agent_id = ?")
+                .bind(&agent_s)
+                .fetch_all(&mut **tx)
+                .await?;
         for team in &current {
             if !team_ids.iter().any(|t| &t.to_string() == team) {
                 sqlx::query("DELETE FROM team_members WHERE agent_id = ? AND team_id = ?")
@@ -129,13 +135,18 @@ impl Store {
     }
 
     /// Marks the agent deleted and takes it out of every queue; its meetings stay for reporting.
-    pub async fn delete_agent(&self, id: Uuid, now: chrono::DateTime<chrono::Utc>) -> StoreResult<bool> {
+    pub async fn delete_agent(
+        &self,
+        id: Uuid,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-            .bind(to_secs(now))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+                .bind(to_secs(now))
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
         sqlx::query("DELETE FROM team_members WHERE agent_id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -59,7 +59,9 @@ impl Store {
                 if let Some(status) = status {
                     return Ok(Claim::Replay(StoredResponse {
                         status: status as u16,
-                        body: row.try_get::<Option<String>, _>("response_body")?.unwrap_or_default(),
+                        body: row
+                            .try_get::<Option<String>, _>("response_body")?
+                            .unwrap_or_default(),
                     }));
                 }
                 let locked_until: i64 = row.try_get("locked_until")?;
@@ -104,20 +106,28 @@ impl Store {
     }
 
     /// Saves a final response outside any other change (a refusal, or a body updated after the fact).
-    pub async fn save_idempotent_response(&self, scope: &str, key: &str, response: &StoredResponse) -> StoreResult<()> {
+    pub async fn save_idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+    ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        self.save_idempotent_response_in(&mut tx, scope, key, response).await?;
+        self.save_idempotent_response_in(&mut tx, scope, key, response)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Lets the key go after a failure that must not be replayed (a server error): a retry starts afresh.
     pub async fn release_idempotency_key(&self, scope: &str, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND response_status IS NULL")
-            .bind(scope)
-            .bind(key)
-            .execute(&self.write)
-            .await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND response_status IS NULL",
+        )
+        .bind(scope)
+        .bind(key)
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 

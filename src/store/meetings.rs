@@ -8,7 +8,8 @@ use super::{from_secs, rows, to_secs, Store, StoreResult, Tx};
 use crate::domain::availability::Span;
 use crate::domain::model::{Meeting, MeetingStatus, RoutingTrace};
 
-const MEETING_SELECT: &str = "SELECT m.*, t.slug AS team_slug FROM meetings m JOIN teams t ON t.id = m.team_id";
+const MEETING_SELECT: &str =
+    "SELECT m.*, t.slug AS team_slug FROM meetings m JOIN teams t ON t.id = m.team_id";
 
 /// A meeting about to be written; the same shape as a stored one.
 pub type NewMeeting = Meeting;
@@ -141,7 +142,12 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_calendar_result(&self, id: Uuid, status: &str, video_link: Option<&str>) -> StoreResult<()> {
+    pub async fn set_calendar_result(
+        &self,
+        id: Uuid,
+        status: &str,
+        video_link: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE meetings SET calendar_status = ?, video_link = COALESCE(?, video_link) WHERE id = ?")
             .bind(status)
             .bind(video_link)
@@ -151,7 +157,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_took_place(&self, id: Uuid, took_place: Option<bool>, now: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn set_took_place(
+        &self,
+        id: Uuid,
+        took_place: Option<bool>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE meetings SET took_place = ?, updated_at = ? WHERE id = ?")
             .bind(took_place.map(|b| b as i64))
             .bind(to_secs(now))
@@ -178,7 +189,11 @@ impl Store {
     }
 
     /// Blocked ranges of the live meetings of these agents that touch the window, as (agent, range).
-    pub async fn live_blocks(&self, agents: &[Uuid], window: Span) -> StoreResult<Vec<(Uuid, Span)>> {
+    pub async fn live_blocks(
+        &self,
+        agents: &[Uuid],
+        window: Span,
+    ) -> StoreResult<Vec<(Uuid, Span)>> {
         if agents.is_empty() {
             return Ok(Vec::new());
         }
@@ -253,7 +268,10 @@ impl Store {
             };
         }
         let all = q.fetch_all(&self.read).await?;
-        let mut meetings = all.iter().map(rows::meeting).collect::<StoreResult<Vec<_>>>()?;
+        let mut meetings = all
+            .iter()
+            .map(rows::meeting)
+            .collect::<StoreResult<Vec<_>>>()?;
         let next = if meetings.len() > f.limit as usize {
             meetings.truncate(f.limit as usize);
             meetings.last().map(|m| (m.start, m.id))

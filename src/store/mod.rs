@@ -93,9 +93,10 @@ impl Store {
 
     /// Whether the database answers and every migration this binary knows is applied.
     pub async fn ready(&self) -> StoreResult<bool> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
-            .fetch_one(&self.read)
-            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.read)
+                .await?;
         Ok(applied as usize >= MIGRATOR.iter().count())
     }
 }

@@ -117,7 +117,12 @@ impl Store {
         Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
     }
 
-    pub async fn set_team_pointer_in(&self, tx: &mut Tx, team_id: Uuid, agent: Uuid) -> StoreResult<()> {
+    pub async fn set_team_pointer_in(
+        &self,
+        tx: &mut Tx,
+        team_id: Uuid,
+        agent: Uuid,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE teams SET last_agent_id = ? WHERE id = ?")
             .bind(agent.to_string())
             .bind(team_id.to_string())

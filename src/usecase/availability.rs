@@ -49,12 +49,18 @@ pub fn parse_instant(field: &str, s: &str, problems: &mut Problems) -> Option<Da
         field,
         DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| format!("`{s}` is not an RFC 3339 instant like 2026-11-23T10:00:00+01:00")),
+            .map_err(|_| {
+                format!("`{s}` is not an RFC 3339 instant like 2026-11-23T10:00:00+01:00")
+            }),
     )
 }
 
 /// A meeting length for this team: a whole number of minutes, a multiple of the team's step, ≤ 8 hours.
-pub fn parse_duration(team: &Team, raw: Option<i64>, problems: &mut Problems) -> Option<MeetingLength> {
+pub fn parse_duration(
+    team: &Team,
+    raw: Option<i64>,
+    problems: &mut Problems,
+) -> Option<MeetingLength> {
     let Some(minutes) = raw else {
         return Some(team.meeting);
     };
@@ -62,7 +68,10 @@ pub fn parse_duration(team: &Team, raw: Option<i64>, problems: &mut Problems) ->
     if minutes % team.slot_step_minutes as i64 != 0 {
         problems.add(
             "duration",
-            format!("must be a multiple of the team's {}-minute step", team.slot_step_minutes),
+            format!(
+                "must be a multiple of the team's {}-minute step",
+                team.slot_step_minutes
+            ),
         );
         return None;
     }
@@ -70,10 +79,17 @@ pub fn parse_duration(team: &Team, raw: Option<i64>, problems: &mut Problems) ->
 }
 
 pub async fn load_team(app: &App, slug: &str) -> AppResult<Team> {
-    app.store.team_by_slug(slug).await?.ok_or(AppError::NotFound("team"))
+    app.store
+        .team_by_slug(slug)
+        .await?
+        .ok_or(AppError::NotFound("team"))
 }
 
-pub async fn team_availability(app: &App, slug: &str, q: &AvailabilityQuery) -> AppResult<AvailabilityAnswer> {
+pub async fn team_availability(
+    app: &App,
+    slug: &str,
+    q: &AvailabilityQuery,
+) -> AppResult<AvailabilityAnswer> {
     let team = load_team(app, slug).await?;
     let now = app.now();
     let mut problems = Problems::default();
@@ -91,7 +107,12 @@ pub async fn team_availability(app: &App, slug: &str, q: &AvailabilityQuery) -> 
         None => Some(IanaZone::from(Tz::UTC)),
     };
     let raw_duration = match &q.duration {
-        Some(d) => problems.check("duration", d.trim().parse::<i64>().map_err(|_| "must be a whole number of minutes")),
+        Some(d) => problems.check(
+            "duration",
+            d.trim()
+                .parse::<i64>()
+                .map_err(|_| "must be a whole number of minutes"),
+        ),
         None => None,
     };
     let meeting = if q.duration.is_some() && raw_duration.is_none() {
@@ -103,16 +124,25 @@ pub async fn team_availability(app: &App, slug: &str, q: &AvailabilityQuery) -> 
         if t <= f {
             problems.add("to", "must be after `from`");
         } else if t - f > Duration::days(MAX_WINDOW_DAYS) {
-            problems.add("to", format!("the window may span at most {MAX_WINDOW_DAYS} days"));
+            problems.add(
+                "to",
+                format!("the window may span at most {MAX_WINDOW_DAYS} days"),
+            );
         }
     }
     problems.into_result()?;
     let (from, to, zone, meeting) = (from.unwrap(), to.unwrap(), zone.unwrap(), meeting.unwrap());
 
-    let window = Span { start: from, end: to };
+    let window = Span {
+        start: from,
+        end: to,
+    };
     let policy = team.policy(meeting);
     let queue = app.store.team_queue(team.id).await?;
-    let candidates: Vec<Agent> = ordered_candidates(&team, queue).into_iter().filter(|a| !a.paused && a.connected()).collect();
+    let candidates: Vec<Agent> = ordered_candidates(&team, queue)
+        .into_iter()
+        .filter(|a| !a.paused && a.connected())
+        .collect();
     let busy = busy_blocks(app, &candidates, widen(window, &policy)).await?;
     let calendars: Vec<_> = candidates
         .iter()
@@ -120,13 +150,18 @@ pub async fn team_availability(app: &App, slug: &str, q: &AvailabilityQuery) -> 
         .collect();
     let starts = match team.mode {
         TeamMode::Pooled => pooled_slots(&calendars, &policy, window, now),
-        TeamMode::Strict => strict_slots(&calendars, &policy, window, now).map(|(_, s)| s).unwrap_or_default(),
+        TeamMode::Strict => strict_slots(&calendars, &policy, window, now)
+            .map(|(_, s)| s)
+            .unwrap_or_default(),
     };
     Ok(AvailabilityAnswer {
         team: team.slug.to_string(),
         timezone: zone.name().to_owned(),
         duration: meeting.minutes(),
-        slots: starts.into_iter().map(|s| slot_view(s, meeting.minutes(), zone.tz())).collect(),
+        slots: starts
+            .into_iter()
+            .map(|s| slot_view(s, meeting.minutes(), zone.tz()))
+            .collect(),
     })
 }
 
@@ -135,7 +170,10 @@ pub fn ordered_candidates(team: &Team, queue: Vec<Agent>) -> Vec<Agent> {
     let ids: Vec<Uuid> = queue.iter().map(|a| a.id).collect();
     let order = rotation(&ids, team.last_agent_id.as_ref());
     let mut by_id: HashMap<Uuid, Agent> = queue.into_iter().map(|a| (a.id, a)).collect();
-    order.into_iter().filter_map(|id| by_id.remove(&id)).collect()
+    order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect()
 }
 
 /// The range whose busy blocks can matter for slots starting in `window`.
@@ -150,7 +188,11 @@ pub fn widen(window: Span, policy: &SlotPolicy) -> Span {
 /// Busy blocks per agent in `range`: the calendar's (read concurrently) plus rondo's own live meetings.
 /// An agent whose calendar cannot be read right now is left out (logged), so one provider outage does not
 /// take the whole team's availability down.
-pub async fn busy_blocks(app: &App, agents: &[Agent], range: Span) -> AppResult<HashMap<Uuid, Vec<Span>>> {
+pub async fn busy_blocks(
+    app: &App,
+    agents: &[Agent],
+    range: Span,
+) -> AppResult<HashMap<Uuid, Vec<Span>>> {
     let reads = agents.iter().map(|a| async move {
         let Some(cal) = app.calendars.for_agent(a) else {
             return (a.id, None);

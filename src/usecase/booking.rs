@@ -11,13 +11,18 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::availability::{busy_blocks, load_team, ordered_candidates, parse_duration, parse_instant, widen};
+use super::availability::{
+    busy_blocks, load_team, ordered_candidates, parse_duration, parse_instant, widen,
+};
 use super::views::{booking_view, slot_view, visitor_tz, BookingView};
 use super::App;
 use crate::calendar::EventRequest;
-use crate::domain::availability::{check_slot, check_timing, pooled_slots, SlotCheck, SlotPolicy, Span, Timing};
+use crate::domain::availability::{
+    check_slot, check_timing, pooled_slots, SlotCheck, SlotPolicy, Span, Timing,
+};
 use crate::domain::model::{
-    activity_data, ActivityType, Agent, Meeting, MeetingStatus, RoutingTrace, SkippedAgent, Team, Visitor,
+    activity_data, ActivityType, Agent, Meeting, MeetingStatus, RoutingTrace, SkippedAgent, Team,
+    Visitor,
 };
 use crate::domain::routing::{classify, CandidateState, RoutingStep, SkipReason};
 use crate::domain::{IanaZone, MeetingLength, VisitorEmail};
@@ -101,7 +106,9 @@ fn text(field: &str, v: &Option<String>, problems: &mut Problems) -> Option<Stri
 fn parse_visitor(v: &VisitorInput, problems: &mut Problems) -> Option<Visitor> {
     let email = problems.check("visitor.email", VisitorEmail::parse(&v.email));
     let zone = match &v.timezone {
-        Some(z) => problems.check("visitor.timezone", IanaZone::parse(z)).map(Some),
+        Some(z) => problems
+            .check("visitor.timezone", IanaZone::parse(z))
+            .map(Some),
         None => Some(None),
     };
     let name = text("visitor.name", &v.name, problems);
@@ -123,12 +130,20 @@ fn on_some_grid(queue: &[Agent], policy: &SlotPolicy, start: DateTime<Utc>) -> b
 
 fn timing_problem(t: Timing) -> String {
     match t {
-        Timing::TooSoon => "is inside the team's minimum notice; ask availability for bookable slots".into(),
-        Timing::BeyondHorizon => "is beyond the team's booking horizon; ask availability for bookable slots".into(),
+        Timing::TooSoon => {
+            "is inside the team's minimum notice; ask availability for bookable slots".into()
+        }
+        Timing::BeyondHorizon => {
+            "is beyond the team's booking horizon; ask availability for bookable slots".into()
+        }
     }
 }
 
-async fn validate_booking(app: &App, req: &BookingRequest, now: DateTime<Utc>) -> AppResult<(ValidBooking, Vec<Agent>)> {
+async fn validate_booking(
+    app: &App,
+    req: &BookingRequest,
+    now: DateTime<Utc>,
+) -> AppResult<(ValidBooking, Vec<Agent>)> {
     let mut problems = Problems::default();
     let team = match app.store.team_by_slug(req.team.trim()).await? {
         Some(t) => Some(t),
@@ -141,7 +156,11 @@ async fn validate_booking(app: &App, req: &BookingRequest, now: DateTime<Utc>) -
     let visitor = parse_visitor(&req.visitor, &mut problems);
     let session_id = text("session_id", &req.session_id, &mut problems);
     let dialogue_id = text("dialogue_id", &req.dialogue_id, &mut problems);
-    if serde_json::to_string(&req.attributes).map(|s| s.len()).unwrap_or(0) > 8 * 1024 {
+    if serde_json::to_string(&req.attributes)
+        .map(|s| s.len())
+        .unwrap_or(0)
+        > 8 * 1024
+    {
         problems.add("attributes", "at most 8 KiB of attributes");
     }
     let Some(team) = team else {
@@ -191,14 +210,27 @@ pub struct Answer {
 }
 
 /// Books a meeting (POST /v1/bookings), honouring the Idempotency-Key.
-pub async fn book(app: &App, req: &BookingRequest, idem: IdempotencyContext<'_>) -> AppResult<Answer> {
+pub async fn book(
+    app: &App,
+    req: &BookingRequest,
+    idem: IdempotencyContext<'_>,
+) -> AppResult<Answer> {
     let key = idem.key.ok_or(AppError::MissingIdempotencyKey)?;
     let now = app.now();
     let (valid, queue) = validate_booking(app, req, now).await?;
     let hash = request_hash(idem.body);
-    match app.store.claim_idempotency_key(idem.scope, key, &hash, now).await? {
+    match app
+        .store
+        .claim_idempotency_key(idem.scope, key, &hash, now)
+        .await?
+    {
         Claim::Started => {}
-        Claim::Replay(r) => return Ok(Answer { status: r.status, body: r.body }),
+        Claim::Replay(r) => {
+            return Ok(Answer {
+                status: r.status,
+                body: r.body,
+            })
+        }
         Claim::Mismatch => return Err(AppError::IdempotencyKeyReused),
         Claim::InFlight => return Err(AppError::IdempotencyKeyInFlight),
     }
@@ -206,9 +238,17 @@ pub async fn book(app: &App, req: &BookingRequest, idem: IdempotencyContext<'_>)
         Ok(answer) => Ok(answer),
         Err(AppError::SlotTaken { alternatives }) => {
             // A lost race is a final answer for this key, as Stripe does: a retry gets the same 409.
-            let body = serde_json::to_string(&crate::http::problem::slot_taken_body(&alternatives)).expect("json");
+            let body = serde_json::to_string(&crate::http::problem::slot_taken_body(&alternatives))
+                .expect("json");
             app.store
-                .save_idempotent_response(idem.scope, key, &StoredResponse { status: 409, body: body.clone() })
+                .save_idempotent_response(
+                    idem.scope,
+                    key,
+                    &StoredResponse {
+                        status: 409,
+                        body: body.clone(),
+                    },
+                )
                 .await?;
             Err(AppError::SlotTaken { alternatives })
         }
@@ -222,7 +262,13 @@ pub async fn book(app: &App, req: &BookingRequest, idem: IdempotencyContext<'_>)
 }
 
 /// Asks one candidate: paused, disconnected, outside hours or busy (live calendar + rondo's meetings)?
-async fn screen(app: &App, agent: &Agent, policy: &SlotPolicy, start: DateTime<Utc>, ignore: Option<&Meeting>) -> AppResult<Result<(), SkipReason>> {
+async fn screen(
+    app: &App,
+    agent: &Agent,
+    policy: &SlotPolicy,
+    start: DateTime<Utc>,
+    ignore: Option<&Meeting>,
+) -> AppResult<Result<(), SkipReason>> {
     let static_state = CandidateState {
         paused: agent.paused,
         connected: agent.connected(),
@@ -231,7 +277,10 @@ async fn screen(app: &App, agent: &Agent, policy: &SlotPolicy, start: DateTime<U
     if let Err(reason) = classify(&static_state) {
         return Ok(Err(reason));
     }
-    let slot_span = Span { start, end: start + Duration::minutes(policy.meeting_minutes as i64) };
+    let slot_span = Span {
+        start,
+        end: start + Duration::minutes(policy.meeting_minutes as i64),
+    };
     let range = widen(slot_span, policy);
     let mut busy = busy_blocks(app, std::slice::from_ref(agent), range).await?;
     let Some(mut blocks) = busy.remove(&agent.id) else {
@@ -240,24 +289,48 @@ async fn screen(app: &App, agent: &Agent, policy: &SlotPolicy, start: DateTime<U
     };
     if let Some(m) = ignore {
         // The meeting being moved is not in its own way: drop its event and its own blocked range.
-        blocks.retain(|b| !(m.agent_id == agent.id && (*b == Span { start: m.start, end: m.end } || *b == m.blocked)));
+        blocks.retain(|b| {
+            !(m.agent_id == agent.id
+                && (*b
+                    == Span {
+                        start: m.start,
+                        end: m.end,
+                    }
+                    || *b == m.blocked))
+        });
     }
-    let state = CandidateState { slot: check_slot(&agent.calendar_view(&blocks), policy, start), ..static_state };
+    let state = CandidateState {
+        slot: check_slot(&agent.calendar_view(&blocks), policy, start),
+        ..static_state
+    };
     Ok(classify(&state))
 }
 
-async fn book_claimed(app: &App, b: ValidBooking, queue: Vec<Agent>, scope: &str, key: &str) -> AppResult<Answer> {
+async fn book_claimed(
+    app: &App,
+    b: ValidBooking,
+    queue: Vec<Agent>,
+    scope: &str,
+    key: &str,
+) -> AppResult<Answer> {
     let policy = b.team.policy(b.meeting);
     let end = b.start + Duration::minutes(b.meeting.minutes() as i64);
     let blocked = b.team.blocked_range(b.start, b.meeting);
     for attempt in 0..ROUTING_ATTEMPTS {
-        let team = app.store.team_by_slug(b.team.slug.as_str()).await?.ok_or(AppError::NotFound("team"))?;
+        let team = app
+            .store
+            .team_by_slug(b.team.slug.as_str())
+            .await?
+            .ok_or(AppError::NotFound("team"))?;
         let order = ordered_candidates(&team, queue.clone());
         let mut skipped = Vec::new();
         let mut restart = false;
         for agent in order {
             if let Err(reason) = screen(app, &agent, &policy, b.start, None).await? {
-                skipped.push(SkippedAgent { agent_id: agent.id, reason });
+                skipped.push(SkippedAgent {
+                    agent_id: agent.id,
+                    reason,
+                });
                 continue;
             }
             let now = app.now();
@@ -274,7 +347,10 @@ async fn book_claimed(app: &App, b: ValidBooking, queue: Vec<Agent>, scope: &str
                 session_id: b.session_id.clone(),
                 dialogue_id: b.dialogue_id.clone(),
                 attributes: b.attributes.clone(),
-                routing: RoutingTrace { step: RoutingStep::RoundRobin, skipped: skipped.clone() },
+                routing: RoutingTrace {
+                    step: RoutingStep::RoundRobin,
+                    skipped: skipped.clone(),
+                },
                 took_place: None,
                 cancel_reason: None,
                 calendar_status: "pending".into(),
@@ -284,41 +360,70 @@ async fn book_claimed(app: &App, b: ValidBooking, queue: Vec<Agent>, scope: &str
             };
             let mut tx = app.store.begin_write().await?;
             let last_attempt = attempt + 1 == ROUTING_ATTEMPTS;
-            if !last_attempt && app.store.team_pointer_in(&mut tx, team.id).await? != team.last_agent_id {
+            if !last_attempt
+                && app.store.team_pointer_in(&mut tx, team.id).await? != team.last_agent_id
+            {
                 // Another booking took a meeting meanwhile: the rotation starts elsewhere now.
                 tx.rollback().await?;
                 restart = true;
                 break;
             }
-            if app.store.agent_has_overlap_in(&mut tx, agent.id, blocked, None).await? {
+            if app
+                .store
+                .agent_has_overlap_in(&mut tx, agent.id, blocked, None)
+                .await?
+            {
                 tx.rollback().await?;
-                skipped.push(SkippedAgent { agent_id: agent.id, reason: SkipReason::Busy });
+                skipped.push(SkippedAgent {
+                    agent_id: agent.id,
+                    reason: SkipReason::Busy,
+                });
                 continue;
             }
             app.store.insert_meeting_in(&mut tx, &meeting).await?;
-            app.store.set_team_pointer_in(&mut tx, team.id, agent.id).await?;
+            app.store
+                .set_team_pointer_in(&mut tx, team.id, agent.id)
+                .await?;
             record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
             let view = booking_view(&meeting, &agent, &app.config.public_url);
             let body = serde_json::to_string(&view).expect("json");
             app.store
-                .save_idempotent_response_in(&mut tx, scope, key, &StoredResponse { status: 201, body })
+                .save_idempotent_response_in(
+                    &mut tx,
+                    scope,
+                    key,
+                    &StoredResponse { status: 201, body },
+                )
                 .await?;
             tx.commit().await?;
             let view = create_calendar_event(app, meeting, &agent).await;
             let body = serde_json::to_string(&view).expect("json");
-            let stored = StoredResponse { status: 201, body: body.clone() };
-            app.store.save_idempotent_response(scope, key, &stored).await?;
+            let stored = StoredResponse {
+                status: 201,
+                body: body.clone(),
+            };
+            app.store
+                .save_idempotent_response(scope, key, &stored)
+                .await?;
             return Ok(Answer { status: 201, body });
         }
         if !restart {
             break;
         }
     }
-    let alternatives = alternatives_after(app, &b.team, b.meeting, b.start, visitor_tz(&b.visitor)).await?;
+    let alternatives =
+        alternatives_after(app, &b.team, b.meeting, b.start, visitor_tz(&b.visitor)).await?;
     Err(AppError::SlotTaken { alternatives })
 }
 
-async fn record_activity(app: &App, tx: &mut Tx, kind: ActivityType, m: &Meeting, agent: &Agent, now: DateTime<Utc>) -> AppResult<()> {
+async fn record_activity(
+    app: &App,
+    tx: &mut Tx,
+    kind: ActivityType,
+    m: &Meeting,
+    agent: &Agent,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let activity = NewActivity {
         id: Uuid::now_v7(),
         kind,
@@ -331,7 +436,11 @@ async fn record_activity(app: &App, tx: &mut Tx, kind: ActivityType, m: &Meeting
 }
 
 fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
-    let who = m.visitor.name.clone().unwrap_or_else(|| m.visitor.email.clone());
+    let who = m
+        .visitor
+        .name
+        .clone()
+        .unwrap_or_else(|| m.visitor.email.clone());
     let mut description = format!("Meeting booked by rondo with {who} <{}>", m.visitor.email);
     if let Some(c) = &m.visitor.company {
         description.push_str(&format!("\nCompany: {c}"));
@@ -355,15 +464,26 @@ fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
 async fn create_calendar_event(app: &App, mut meeting: Meeting, agent: &Agent) -> BookingView {
     if let Some(cal) = app.calendars.for_agent(agent) {
         let request = event_request(&meeting, agent);
-        match tokio::time::timeout(std::time::Duration::from_secs(3), cal.create_event(agent, &request)).await {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            cal.create_event(agent, &request),
+        )
+        .await
+        {
             Ok(Ok(created)) => {
                 meeting.calendar_status = "created".into();
                 meeting.video_link = created.video_link;
-                if let Err(e) = app.store.set_calendar_result(meeting.id, "created", meeting.video_link.as_deref()).await {
+                if let Err(e) = app
+                    .store
+                    .set_calendar_result(meeting.id, "created", meeting.video_link.as_deref())
+                    .await
+                {
                     tracing::error!(meeting = %meeting.id, error = %e, "could not record the calendar event");
                 }
             }
-            Ok(Err(e)) => tracing::warn!(meeting = %meeting.id, error = %e, "calendar event not created yet"),
+            Ok(Err(e)) => {
+                tracing::warn!(meeting = %meeting.id, error = %e, "calendar event not created yet")
+            }
             Err(_) => tracing::warn!(meeting = %meeting.id, "calendar event creation timed out"),
         }
     }
@@ -371,14 +491,29 @@ async fn create_calendar_event(app: &App, mut meeting: Meeting, agent: &Agent) -
 }
 
 /// The next free slots of the team from `after` on (never `after` itself), in the visitor's zone.
-async fn alternatives_after(app: &App, team: &Team, meeting: MeetingLength, after: DateTime<Utc>, tz: Option<chrono_tz::Tz>) -> AppResult<Vec<SlotView>> {
+async fn alternatives_after(
+    app: &App,
+    team: &Team,
+    meeting: MeetingLength,
+    after: DateTime<Utc>,
+    tz: Option<chrono_tz::Tz>,
+) -> AppResult<Vec<SlotView>> {
     let now = app.now();
     let policy = team.policy(meeting);
-    let window = Span { start: after.max(now), end: after.max(now) + Duration::days(14) };
+    let window = Span {
+        start: after.max(now),
+        end: after.max(now) + Duration::days(14),
+    };
     let queue = app.store.team_queue(team.id).await?;
-    let candidates: Vec<Agent> = queue.into_iter().filter(|a| !a.paused && a.connected()).collect();
+    let candidates: Vec<Agent> = queue
+        .into_iter()
+        .filter(|a| !a.paused && a.connected())
+        .collect();
     let busy = busy_blocks(app, &candidates, widen(window, &policy)).await?;
-    let calendars: Vec<_> = candidates.iter().filter_map(|a| busy.get(&a.id).map(|b| a.calendar_view(b))).collect();
+    let calendars: Vec<_> = candidates
+        .iter()
+        .filter_map(|a| busy.get(&a.id).map(|b| a.calendar_view(b)))
+        .collect();
     Ok(pooled_slots(&calendars, &policy, window, now)
         .into_iter()
         .filter(|s| *s != after)
@@ -388,7 +523,11 @@ async fn alternatives_after(app: &App, team: &Team, meeting: MeetingLength, afte
 }
 
 async fn meeting_with_agent(app: &App, id: Uuid) -> AppResult<(Meeting, Agent)> {
-    let m = app.store.meeting(id).await?.ok_or(AppError::NotFound("booking"))?;
+    let m = app
+        .store
+        .meeting(id)
+        .await?
+        .ok_or(AppError::NotFound("booking"))?;
     let agent = app
         .store
         .agents_by_ids(&[m.agent_id])
@@ -411,8 +550,15 @@ pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResu
     let (_, agent) = meeting_with_agent(app, id).await?;
     let now = app.now();
     let mut tx = app.store.begin_write().await?;
-    let changed = app.store.cancel_meeting_in(&mut tx, id, reason.as_deref(), now).await?;
-    let meeting = app.store.meeting_in(&mut tx, id).await?.ok_or(AppError::NotFound("booking"))?;
+    let changed = app
+        .store
+        .cancel_meeting_in(&mut tx, id, reason.as_deref(), now)
+        .await?;
+    let meeting = app
+        .store
+        .meeting_in(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound("booking"))?;
     if changed {
         record_activity(app, &mut tx, ActivityType::Cancelled, &meeting, &agent, now).await?;
     }
@@ -429,11 +575,18 @@ pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResu
 
 /// Moves a booking: the same agent when free at the new time, else the rotation picks (and the pointer
 /// moves to whoever it picks); the old slot is freed in the same transaction.
-pub async fn reschedule_booking(app: &App, id: Uuid, req: &RescheduleRequest) -> AppResult<BookingView> {
+pub async fn reschedule_booking(
+    app: &App,
+    id: Uuid,
+    req: &RescheduleRequest,
+) -> AppResult<BookingView> {
     let now = app.now();
     let (old, old_agent) = meeting_with_agent(app, id).await?;
     if old.status != MeetingStatus::Booked {
-        return Err(AppError::Conflict { kind: "booking-cancelled", detail: "a cancelled booking cannot be rescheduled".into() });
+        return Err(AppError::Conflict {
+            kind: "booking-cancelled",
+            detail: "a cancelled booking cannot be rescheduled".into(),
+        });
     }
     let team = load_team(app, &old.team_slug).await?;
     let meeting_len = MeetingLength::parse((old.end - old.start).num_minutes())
@@ -456,7 +609,8 @@ pub async fn reschedule_booking(app: &App, id: Uuid, req: &RescheduleRequest) ->
 
     // The same agent first; then the rotation, in order, skipping that agent.
     let mut skipped = Vec::new();
-    let mut tries: Vec<(Agent, RoutingStep, bool)> = vec![(old_agent.clone(), RoutingStep::RoundRobin, false)];
+    let mut tries: Vec<(Agent, RoutingStep, bool)> =
+        vec![(old_agent.clone(), RoutingStep::RoundRobin, false)];
     tries.extend(
         ordered_candidates(&team, queue)
             .into_iter()
@@ -465,33 +619,70 @@ pub async fn reschedule_booking(app: &App, id: Uuid, req: &RescheduleRequest) ->
     );
     for (agent, step, by_rotation) in tries {
         if let Err(reason) = screen(app, &agent, &policy, start, Some(&old)).await? {
-            skipped.push(SkippedAgent { agent_id: agent.id, reason });
+            skipped.push(SkippedAgent {
+                agent_id: agent.id,
+                reason,
+            });
             continue;
         }
         let mut tx = app.store.begin_write().await?;
-        if app.store.agent_has_overlap_in(&mut tx, agent.id, blocked, Some(id)).await? {
+        if app
+            .store
+            .agent_has_overlap_in(&mut tx, agent.id, blocked, Some(id))
+            .await?
+        {
             tx.rollback().await?;
-            skipped.push(SkippedAgent { agent_id: agent.id, reason: SkipReason::Busy });
+            skipped.push(SkippedAgent {
+                agent_id: agent.id,
+                reason: SkipReason::Busy,
+            });
             continue;
         }
-        let current = app.store.meeting_in(&mut tx, id).await?.ok_or(AppError::NotFound("booking"))?;
+        let current = app
+            .store
+            .meeting_in(&mut tx, id)
+            .await?
+            .ok_or(AppError::NotFound("booking"))?;
         if current.status != MeetingStatus::Booked {
             tx.rollback().await?;
-            return Err(AppError::Conflict { kind: "booking-cancelled", detail: "the booking was cancelled meanwhile".into() });
+            return Err(AppError::Conflict {
+                kind: "booking-cancelled",
+                detail: "the booking was cancelled meanwhile".into(),
+            });
         }
-        let routing = RoutingTrace { step, skipped: skipped.clone() };
-        app.store.reschedule_meeting_in(&mut tx, id, agent.id, start, end, blocked, &routing, now).await?;
+        let routing = RoutingTrace {
+            step,
+            skipped: skipped.clone(),
+        };
+        app.store
+            .reschedule_meeting_in(&mut tx, id, agent.id, start, end, blocked, &routing, now)
+            .await?;
         if by_rotation {
-            app.store.set_team_pointer_in(&mut tx, team.id, agent.id).await?;
+            app.store
+                .set_team_pointer_in(&mut tx, team.id, agent.id)
+                .await?;
         }
-        let updated = app.store.meeting_in(&mut tx, id).await?.ok_or(AppError::NotFound("booking"))?;
-        record_activity(app, &mut tx, ActivityType::Rescheduled, &updated, &agent, now).await?;
+        let updated = app
+            .store
+            .meeting_in(&mut tx, id)
+            .await?
+            .ok_or(AppError::NotFound("booking"))?;
+        record_activity(
+            app,
+            &mut tx,
+            ActivityType::Rescheduled,
+            &updated,
+            &agent,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         move_calendar_event(app, &updated, &old_agent, &agent).await;
         let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
         return Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url));
     }
-    let alternatives = alternatives_after(app, &team, meeting_len, start, visitor_tz(&old.visitor)).await?;
+    let alternatives =
+        alternatives_after(app, &team, meeting_len, start, visitor_tz(&old.visitor)).await?;
     Err(AppError::SlotTaken { alternatives })
 }
 

@@ -22,14 +22,35 @@ async fn round_robin_continues_after_the_agent_who_took_the_last_meeting() {
     let app = spawn_app().await;
     five_agents(&app).await;
     let mut got = Vec::new();
-    for (i, start) in ["08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00"].iter().enumerate() {
-        let b = app.book_ok("sales", &format!("2026-11-23T{start}:00Z"), &format!("v{i}@example.com")).await;
+    for (i, start) in [
+        "08:00", "08:30", "09:00", "09:30", "10:00", "10:30", "11:00",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let b = app
+            .book_ok(
+                "sales",
+                &format!("2026-11-23T{start}:00Z"),
+                &format!("v{i}@example.com"),
+            )
+            .await;
         got.push(agent_name(&b).to_owned());
     }
     // Three took the third meeting: Four gets the next, then Five, then One.
     assert_eq!(got, ["One", "Two", "Three", "Four", "Five", "One", "Two"]);
-    let queue: Value = app.get("/admin/api/teams/sales/queue", ADMIN).await.json().await.unwrap();
-    let last: Vec<_> = queue["agents"].as_array().unwrap().iter().filter(|a| a["last_assigned"] == true).collect();
+    let queue: Value = app
+        .get("/admin/api/teams/sales/queue", ADMIN)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last: Vec<_> = queue["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["last_assigned"] == true)
+        .collect();
     assert_eq!(last.len(), 1);
     assert_eq!(last[0]["name"], "Two");
 }
@@ -38,7 +59,9 @@ async fn round_robin_continues_after_the_agent_who_took_the_last_meeting() {
 async fn a_booking_answers_with_agent_trace_event_and_links() {
     let app = spawn_app().await;
     five_agents(&app).await;
-    let b = app.book_ok("sales", "2026-11-23T09:00:00Z", "Vera@Example.com").await;
+    let b = app
+        .book_ok("sales", "2026-11-23T09:00:00Z", "Vera@Example.com")
+        .await;
     assert_eq!(b["status"], "booked");
     assert_eq!(b["start"], "2026-11-23T10:00:00+01:00"); // the visitor's zone
     assert_eq!(b["end"], "2026-11-23T10:30:00+01:00");
@@ -49,8 +72,14 @@ async fn a_booking_answers_with_agent_trace_event_and_links() {
     assert_eq!(b["routing"]["skipped"], json!([]));
     assert_eq!(b["calendar_event"]["status"], "created");
     let id = b["id"].as_str().unwrap();
-    assert_eq!(b["calendar_event"]["video_link"], format!("https://video.test/{}", id.replace('-', "")));
-    assert!(b["links"]["cancel"].as_str().unwrap().ends_with(&format!("/v1/bookings/{id}/cancel")));
+    assert_eq!(
+        b["calendar_event"]["video_link"],
+        format!("https://video.test/{}", id.replace('-', ""))
+    );
+    assert!(b["links"]["cancel"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v1/bookings/{id}/cancel")));
     assert_eq!(app.calendars.events().len(), 1);
     // Reading it back gives the same booking.
     let r = app.get(&format!("/v1/bookings/{id}"), CHAT).await;
@@ -58,7 +87,9 @@ async fn a_booking_answers_with_agent_trace_event_and_links() {
     let read: Value = r.json().await.unwrap();
     assert_eq!(read, b);
     // The slot is no longer offered by One, but still by the others (pooled).
-    let starts = app.slot_starts("sales", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z").await;
+    let starts = app
+        .slot_starts("sales", "2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z")
+        .await;
     assert!(starts.contains(&at("2026-11-23T09:00:00Z")));
 }
 
@@ -67,18 +98,30 @@ async fn busy_paused_and_out_of_hours_agents_are_skipped_and_named() {
     let app = spawn_app().await;
     let agents = five_agents(&app).await;
     for start in ["08:00", "08:30", "09:00"] {
-        app.book_ok("sales", &format!("2026-11-23T{start}:00Z"), "v@example.com").await;
+        app.book_ok("sales", &format!("2026-11-23T{start}:00Z"), "v@example.com")
+            .await;
     }
     // Four is busy in its calendar at 12:00 UTC; Five is paused; One works only mornings.
     app.busy("four@agents.test", &[("2026-11-23T11:45:00Z", 60)]);
     let five = agents[4]["id"].as_str().unwrap();
-    app.patch(&format!("/admin/api/agents/{five}"), ADMIN, &json!({"paused": true})).await;
+    app.patch(
+        &format!("/admin/api/agents/{five}"),
+        ADMIN,
+        &json!({"paused": true}),
+    )
+    .await;
     let one = agents[0]["id"].as_str().unwrap();
     let r = app
-        .patch(&format!("/admin/api/agents/{one}"), ADMIN, &json!({"weekly_hours": weekdays("08:00", "12:00")}))
+        .patch(
+            &format!("/admin/api/agents/{one}"),
+            ADMIN,
+            &json!({"weekly_hours": weekdays("08:00", "12:00")}),
+        )
         .await;
     assert_eq!(r.status(), 200);
-    let b = app.book_ok("sales", "2026-11-23T12:00:00Z", "w@example.com").await;
+    let b = app
+        .book_ok("sales", "2026-11-23T12:00:00Z", "w@example.com")
+        .await;
     assert_eq!(agent_name(&b), "Two");
     let id = |i: usize| agents[i]["id"].clone();
     assert_eq!(
@@ -91,7 +134,13 @@ async fn busy_paused_and_out_of_hours_agents_are_skipped_and_named() {
     );
     // The trace is stored with the meeting for admins too.
     let list = app.meetings("").await;
-    let m = list["meetings"].as_array().unwrap().iter().find(|m| m["id"] == b["id"]).unwrap().clone();
+    let m = list["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == b["id"])
+        .unwrap()
+        .clone();
     assert_eq!(m["routing"], b["routing"]);
 }
 
@@ -99,7 +148,8 @@ async fn busy_paused_and_out_of_hours_agents_are_skipped_and_named() {
 async fn fifty_concurrent_bookings_of_one_slot_book_it_once() {
     let app = spawn_app().await;
     app.create_team("solo", json!({})).await;
-    app.create_agent("Only", "Europe/Amsterdam", &["solo"]).await;
+    app.create_agent("Only", "Europe/Amsterdam", &["solo"])
+        .await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let client = app.client.clone();
@@ -109,7 +159,11 @@ async fn fifty_concurrent_bookings_of_one_slot_book_it_once() {
                 .post(url)
                 .bearer_auth(CHAT)
                 .header("Idempotency-Key", format!("k-{i}"))
-                .json(&booking_body("solo", "2026-11-23T10:00:00Z", &format!("v{i}@example.com")))
+                .json(&booking_body(
+                    "solo",
+                    "2026-11-23T10:00:00Z",
+                    &format!("v{i}@example.com"),
+                ))
                 .send()
                 .await
                 .unwrap();
@@ -126,7 +180,9 @@ async fn fifty_concurrent_bookings_of_one_slot_book_it_once() {
                 assert!(body["type"].as_str().unwrap().ends_with("/slot-taken"));
                 let alts = body["alternatives"].as_array().unwrap();
                 assert!(!alts.is_empty());
-                assert!(alts.iter().all(|a| at(a["start"].as_str().unwrap()) != at("2026-11-23T10:00:00Z")));
+                assert!(alts
+                    .iter()
+                    .all(|a| at(a["start"].as_str().unwrap()) != at("2026-11-23T10:00:00Z")));
             }
             other => panic!("unexpected {other}: {body}"),
         }
@@ -158,12 +214,23 @@ async fn an_idempotent_retry_returns_the_same_answer_and_books_nothing_twice() {
         .unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
-    assert_eq!(app.meetings("").await["meetings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.meetings("").await["meetings"].as_array().unwrap().len(),
+        1
+    );
     assert_eq!(app.calendars.create_calls(), 1);
     // The same key with another body is refused, and changes nothing.
     let other = booking_body("sales", "2026-11-23T09:30:00Z", "v@example.com");
-    expect_problem(app.book_with_key("retry-1", &other).await, 422, "idempotency-key-reused").await;
-    assert_eq!(app.meetings("").await["meetings"].as_array().unwrap().len(), 1);
+    expect_problem(
+        app.book_with_key("retry-1", &other).await,
+        422,
+        "idempotency-key-reused",
+    )
+    .await;
+    assert_eq!(
+        app.meetings("").await["meetings"].as_array().unwrap().len(),
+        1
+    );
     // No key at all: 400.
     let r = app.post("/v1/bookings", CHAT, &body).await;
     expect_problem(r, 400, "idempotency-key-missing").await;
@@ -173,26 +240,57 @@ async fn an_idempotent_retry_returns_the_same_answer_and_books_nothing_twice() {
 async fn cancel_frees_the_slot_and_reports_it() {
     let app = spawn_app().await;
     app.create_team("solo", json!({})).await;
-    app.create_agent("Only", "Europe/Amsterdam", &["solo"]).await;
-    let b = app.book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com").await;
+    app.create_agent("Only", "Europe/Amsterdam", &["solo"])
+        .await;
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
     let day = ("2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z");
-    assert!(!app.slot_starts("solo", day.0, day.1).await.contains(&at("2026-11-23T10:00:00Z")));
+    assert!(!app
+        .slot_starts("solo", day.0, day.1)
+        .await
+        .contains(&at("2026-11-23T10:00:00Z")));
     let id = b["id"].as_str().unwrap();
-    let r = app.post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({"reason": "visitor asked"})).await;
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/cancel"),
+            CHAT,
+            &json!({"reason": "visitor asked"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let c: Value = r.json().await.unwrap();
     assert_eq!(c["status"], "cancelled");
     assert_eq!(c["cancel_reason"], "visitor asked");
-    assert!(app.slot_starts("solo", day.0, day.1).await.contains(&at("2026-11-23T10:00:00Z")));
+    assert!(app
+        .slot_starts("solo", day.0, day.1)
+        .await
+        .contains(&at("2026-11-23T10:00:00Z")));
     assert!(app.calendars.events().is_empty());
     // Cancelling again is harmless.
-    let r = app.post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({})).await;
+    let r = app
+        .post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({}))
+        .await;
     assert_eq!(r.status(), 200);
     let feed: Value = app.get("/v1/activities", CHAT).await.json().await.unwrap();
-    let kinds: Vec<_> = feed["activities"].as_array().unwrap().iter().map(|a| a["type"].clone()).collect();
-    assert_eq!(kinds, [json!("meeting.scheduled"), json!("meeting.cancelled")]);
+    let kinds: Vec<_> = feed["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [json!("meeting.scheduled"), json!("meeting.cancelled")]
+    );
     // A cancelled booking cannot be moved.
-    let r = app.post(&format!("/v1/bookings/{id}/reschedule"), CHAT, &json!({"start": "2026-11-23T11:00:00Z"})).await;
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({"start": "2026-11-23T11:00:00Z"}),
+        )
+        .await;
     expect_problem(r, 409, "booking-cancelled").await;
 }
 
@@ -200,22 +298,39 @@ async fn cancel_frees_the_slot_and_reports_it() {
 async fn reschedule_keeps_the_agent_when_free_else_rotates() {
     let app = spawn_app().await;
     five_agents(&app).await;
-    let b = app.book_ok("sales", "2026-11-23T09:00:00Z", "v@example.com").await;
+    let b = app
+        .book_ok("sales", "2026-11-23T09:00:00Z", "v@example.com")
+        .await;
     assert_eq!(agent_name(&b), "One");
     let id = b["id"].as_str().unwrap();
     // Fifteen minutes later overlaps the old slot: the old slot must not stand in its own way.
-    let r = app.post(&format!("/v1/bookings/{id}/reschedule"), CHAT, &json!({"start": "2026-11-23T09:15:00Z"})).await;
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({"start": "2026-11-23T09:15:00Z"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(moved["id"], b["id"]);
     assert_eq!(agent_name(&moved), "One");
-    assert_eq!(at(moved["start"].as_str().unwrap()), at("2026-11-23T09:15:00Z"));
+    assert_eq!(
+        at(moved["start"].as_str().unwrap()),
+        at("2026-11-23T09:15:00Z")
+    );
     let events = app.calendars.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].2, at("2026-11-23T09:15:00Z"));
     // One is busy at 13:00: the rotation picks the next agent after the pointer (One), i.e. Two.
     app.busy("one@agents.test", &[("2026-11-23T13:00:00Z", 60)]);
-    let r = app.post(&format!("/v1/bookings/{id}/reschedule"), CHAT, &json!({"start": "2026-11-23T13:00:00Z"})).await;
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({"start": "2026-11-23T13:00:00Z"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(agent_name(&moved), "Two");
@@ -227,34 +342,47 @@ async fn reschedule_keeps_the_agent_when_free_else_rotates() {
     let m = app.meetings("status=booked").await;
     assert_eq!(m["meetings"].as_array().unwrap().len(), 1);
     let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
-    assert_eq!(feed["activities"].as_array().unwrap().last().unwrap()["type"], "meeting.rescheduled");
+    assert_eq!(
+        feed["activities"].as_array().unwrap().last().unwrap()["type"],
+        "meeting.rescheduled"
+    );
 }
 
 #[tokio::test]
 async fn a_start_that_availability_would_never_offer_is_422_naming_start() {
     let app = spawn_app().await; // now 06:00 UTC, notice 60 min, horizon 30 days
     app.create_team("sales", json!({})).await;
-    app.create_agent("Ann", "Europe/Amsterdam", &["sales"]).await;
+    app.create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
     for start in [
-        "2026-11-23T09:07:00Z",      // off the step
-        "2026-11-23T20:00:00Z",      // outside every agent's hours
-        "2026-11-23T06:30:00Z",      // inside the notice (and outside hours)
-        "2026-11-23T05:00:00Z",      // in the past
-        "2027-01-04T09:00:00Z",      // past the horizon
-        "2026-11-23T15:45:00Z",      // the meeting would end after hours
+        "2026-11-23T09:07:00Z", // off the step
+        "2026-11-23T20:00:00Z", // outside every agent's hours
+        "2026-11-23T06:30:00Z", // inside the notice (and outside hours)
+        "2026-11-23T05:00:00Z", // in the past
+        "2027-01-04T09:00:00Z", // past the horizon
+        "2026-11-23T15:45:00Z", // the meeting would end after hours
         "not a time",
     ] {
-        let body = expect_problem(app.book("sales", start, "v@example.com").await, 422, "validation").await;
+        let body = expect_problem(
+            app.book("sales", start, "v@example.com").await,
+            422,
+            "validation",
+        )
+        .await;
         assert!(body["errors"]["start"].is_array(), "{start}: {body}");
     }
-    assert!(app.meetings("").await["meetings"].as_array().unwrap().is_empty());
+    assert!(app.meetings("").await["meetings"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
 async fn booking_body_mistakes_are_named() {
     let app = spawn_app().await;
     app.create_team("sales", json!({})).await;
-    app.create_agent("Ann", "Europe/Amsterdam", &["sales"]).await;
+    app.create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
     let mut body = booking_body("sales", "2026-11-23T09:00:00Z", "not-an-email");
     body["visitor"]["timezone"] = json!("Mars/Base");
     body["duration"] = json!(20);
@@ -273,13 +401,19 @@ async fn booking_body_mistakes_are_named() {
     let body = booking_body("nope", "2026-11-23T09:00:00Z", "v@example.com");
     let p = expect_problem(app.book_with_key("k4", &body).await, 422, "validation").await;
     assert!(p["errors"]["team"].is_array(), "{p}");
-    assert!(app.meetings("").await["meetings"].as_array().unwrap().is_empty());
+    assert!(app.meetings("").await["meetings"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
 async fn unknown_bookings_are_404() {
     let app = spawn_app().await;
-    for path in ["/v1/bookings/0190f0b4-0000-7000-8000-000000000000", "/v1/bookings/not-a-uuid"] {
+    for path in [
+        "/v1/bookings/0190f0b4-0000-7000-8000-000000000000",
+        "/v1/bookings/not-a-uuid",
+    ] {
         expect_problem(app.get(path, CHAT).await, 404, "not-found").await;
     }
 }

@@ -8,12 +8,27 @@ use crate::support::*;
 async fn tokens_are_required_and_roles_respected() {
     let app = spawn_app().await;
     app.create_team("sales", json!({})).await;
-    let r = app.client.get(app.url("/v1/teams/sales/availability")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/v1/teams/sales/availability"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     expect_problem(r, 401, "unauthorized").await;
-    expect_problem(app.get("/v1/teams/sales/availability", "wrong-token").await, 401, "unauthorized").await;
+    expect_problem(
+        app.get("/v1/teams/sales/availability", "wrong-token").await,
+        401,
+        "unauthorized",
+    )
+    .await;
     expect_problem(app.get("/admin/api/agents", CHAT).await, 403, "forbidden").await;
-    expect_problem(app.get("/v1/teams/sales/availability", ADMIN).await, 403, "forbidden").await;
+    expect_problem(
+        app.get("/v1/teams/sales/availability", ADMIN).await,
+        403,
+        "forbidden",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -35,7 +50,9 @@ async fn availability_query_mistakes_are_named() {
     }
     expect_problem(app.availability("ghosts", "").await, 404, "not-found").await;
     // exactly 62 days is fine
-    let r = app.availability("sales", "from=2026-11-23T00:00:00Z&to=2027-01-24T00:00:00Z").await;
+    let r = app
+        .availability("sales", "from=2026-11-23T00:00:00Z&to=2027-01-24T00:00:00Z")
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -53,24 +70,51 @@ async fn malformed_and_oversized_bodies() {
         .unwrap();
     expect_problem(r, 400, "malformed-request").await;
     let p = expect_problem(
-        app.post("/admin/api/teams", ADMIN, &json!({"slug": "sales", "name": "S", "colour": "red"})).await,
+        app.post(
+            "/admin/api/teams",
+            ADMIN,
+            &json!({"slug": "sales", "name": "S", "colour": "red"}),
+        )
+        .await,
         422,
         "validation",
     )
     .await;
     assert!(p["errors"]["colour"].is_array(), "{p}");
-    let p = expect_problem(app.post("/admin/api/teams", ADMIN, &json!({"slug": "sales"})).await, 422, "validation").await;
+    let p = expect_problem(
+        app.post("/admin/api/teams", ADMIN, &json!({"slug": "sales"}))
+            .await,
+        422,
+        "validation",
+    )
+    .await;
     assert!(p["errors"]["name"].is_array(), "{p}");
     let big = json!({"slug": "sales", "name": "x".repeat(70 * 1024)});
-    expect_problem(app.post("/admin/api/teams", ADMIN, &big).await, 413, "payload-too-large").await;
-    let list: Value = app.get("/admin/api/teams", ADMIN).await.json().await.unwrap();
+    expect_problem(
+        app.post("/admin/api/teams", ADMIN, &big).await,
+        413,
+        "payload-too-large",
+    )
+    .await;
+    let list: Value = app
+        .get("/admin/api/teams", ADMIN)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(list.as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn unknown_routes_are_problems_and_request_ids_are_echoed() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/nope")).header("x-request-id", "abc-123").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/nope"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");
     let p = expect_problem(r, 404, "not-found").await;
     assert_eq!(p["request_id"], "abc-123");
@@ -80,7 +124,11 @@ async fn unknown_routes_are_problems_and_request_ids_are_echoed() {
 
 #[tokio::test]
 async fn the_chat_api_is_rate_limited_per_token() {
-    let app = spawn_app_with(Options { rate_per_minute: 3, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        rate_per_minute: 3,
+        ..Default::default()
+    })
+    .await;
     app.create_team("sales", json!({})).await;
     for _ in 0..3 {
         assert_eq!(app.availability("sales", "").await.status(), 200);

@@ -7,12 +7,34 @@ use crate::support::*;
 #[tokio::test]
 async fn health_readiness_and_openapi() {
     let app = spawn_app().await;
-    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/v1/teams/{team}/availability", "/v1/bookings", "/admin/api/meetings", "/admin/api/teams/{team}/queue", "/v1/activities"] {
+    for path in [
+        "/v1/teams/{team}/availability",
+        "/v1/bookings",
+        "/admin/api/meetings",
+        "/admin/api/teams/{team}/queue",
+        "/v1/activities",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     assert!(doc["components"]["schemas"]["BookingView"].is_object());
@@ -23,10 +45,20 @@ async fn health_readiness_and_openapi() {
 async fn activities_are_pulled_in_order_with_a_cursor() {
     let app = spawn_app().await;
     app.create_team("sales", json!({})).await;
-    app.create_agent("Ann", "Europe/Amsterdam", &["sales"]).await;
-    let b1 = app.book_ok("sales", "2026-11-23T09:00:00Z", "a@example.com").await;
-    let b2 = app.book_ok("sales", "2026-11-23T10:00:00Z", "b@example.com").await;
-    let page: Value = app.get("/v1/activities?limit=1", CHAT).await.json().await.unwrap();
+    app.create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
+    let b1 = app
+        .book_ok("sales", "2026-11-23T09:00:00Z", "a@example.com")
+        .await;
+    let b2 = app
+        .book_ok("sales", "2026-11-23T10:00:00Z", "b@example.com")
+        .await;
+    let page: Value = app
+        .get("/v1/activities?limit=1", CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
     let acts = page["activities"].as_array().unwrap();
     assert_eq!(acts.len(), 1);
     assert_eq!(acts[0]["type"], "meeting.scheduled");
@@ -37,15 +69,33 @@ async fn activities_are_pulled_in_order_with_a_cursor() {
     assert_eq!(data["team"], "sales");
     assert_eq!(data["session_id"], "s-1");
     assert_eq!(data["dialogue_id"], "d-1");
-    assert_eq!(at(data["start"].as_str().unwrap()), at("2026-11-23T09:00:00Z"));
+    assert_eq!(
+        at(data["start"].as_str().unwrap()),
+        at("2026-11-23T09:00:00Z")
+    );
     let cursor = page["next_cursor"].as_str().unwrap();
-    let page: Value = app.get(&format!("/v1/activities?after={cursor}"), ADMIN).await.json().await.unwrap();
+    let page: Value = app
+        .get(&format!("/v1/activities?after={cursor}"), ADMIN)
+        .await
+        .json()
+        .await
+        .unwrap();
     let acts = page["activities"].as_array().unwrap();
     assert_eq!(acts.len(), 1);
     assert_eq!(acts[0]["data"]["meeting_id"], b2["id"]);
     let end = page["next_cursor"].as_str().unwrap();
-    let page: Value = app.get(&format!("/v1/activities?after={end}"), CHAT).await.json().await.unwrap();
+    let page: Value = app
+        .get(&format!("/v1/activities?after={end}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["activities"], json!([]));
     assert_eq!(page["next_cursor"], end);
-    expect_problem(app.get("/v1/activities?after=x", CHAT).await, 422, "validation").await;
+    expect_problem(
+        app.get("/v1/activities?after=x", CHAT).await,
+        422,
+        "validation",
+    )
+    .await;
 }

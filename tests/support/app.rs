@@ -57,7 +57,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { now: default_now(), rate_per_minute: 100_000 }
+        Self {
+            now: default_now(),
+            rate_per_minute: 100_000,
+        }
     }
 }
 
@@ -69,7 +72,10 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Settings::defaults();
     s.listen = "127.0.0.1:0".into();
-    s.database_url = format!("sqlite://{}?mode=rwc", dir.path().join("rondo.db").display());
+    s.database_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("rondo.db").display()
+    );
     s.run_mode = RunMode::Dev;
     s.admin_token = Some(ADMIN.into());
     s.chat_token = Some(CHAT.into());
@@ -78,13 +84,21 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     let config = s.check().unwrap();
     let clock = Arc::new(TestClock(Mutex::new(o.now)));
     let calendars = Arc::new(ScriptedCalendars::default());
-    let application = Application::build_with(config, clock.clone(), Calendars::new(calendars.clone()))
-        .await
-        .unwrap();
+    let application =
+        Application::build_with(config, clock.clone(), Calendars::new(calendars.clone()))
+            .await
+            .unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
     let app = application.app.clone();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: Client::new(), clock, calendars, app, _dir: dir }
+    TestApp {
+        address,
+        client: Client::new(),
+        clock,
+        calendars,
+        app,
+        _dir: dir,
+    }
 }
 
 /// Weekly hours for every weekday.
@@ -98,19 +112,42 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client.patch(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Creates a team with these settings over the defaults; panics unless 201.
@@ -143,7 +180,8 @@ impl TestApp {
     }
 
     pub async fn availability(&self, team: &str, query: &str) -> Response {
-        self.get(&format!("/v1/teams/{team}/availability?{query}"), CHAT).await
+        self.get(&format!("/v1/teams/{team}/availability?{query}"), CHAT)
+            .await
     }
 
     /// Slot starts (as UTC instants) from an availability answer.
@@ -153,7 +191,12 @@ impl TestApp {
             .await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         let body: Value = r.json().await.unwrap();
-        body["slots"].as_array().unwrap().iter().map(|s| at(s["start"].as_str().unwrap())).collect()
+        body["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| at(s["start"].as_str().unwrap()))
+            .collect()
     }
 
     pub async fn book_with_key(&self, key: &str, body: &Value) -> Response {
@@ -170,7 +213,8 @@ impl TestApp {
     /// Books `start` in `team` for a visitor; returns the response.
     pub async fn book(&self, team: &str, start: &str, email: &str) -> Response {
         let body = booking_body(team, start, email);
-        self.book_with_key(&uuid::Uuid::now_v7().to_string(), &body).await
+        self.book_with_key(&uuid::Uuid::now_v7().to_string(), &body)
+            .await
     }
 
     /// Books and expects 201; returns the booking.
@@ -181,7 +225,9 @@ impl TestApp {
     }
 
     pub async fn meetings(&self, query: &str) -> Value {
-        let r = self.get(&format!("/admin/api/meetings?{query}"), ADMIN).await;
+        let r = self
+            .get(&format!("/admin/api/meetings?{query}"), ADMIN)
+            .await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
@@ -190,7 +236,13 @@ impl TestApp {
     pub fn busy(&self, email: &str, blocks: &[(&str, i64)]) {
         self.calendars.set_busy(
             email,
-            blocks.iter().map(|(s, m)| Span { start: at(s), end: at(s) + Duration::minutes(*m) }).collect(),
+            blocks
+                .iter()
+                .map(|(s, m)| Span {
+                    start: at(s),
+                    end: at(s) + Duration::minutes(*m),
+                })
+                .collect(),
         );
     }
 }
@@ -214,11 +266,23 @@ pub fn enc(s: &str) -> String {
 /// Asserts a problem+json answer with this status and type suffix; returns the body.
 pub async fn expect_problem(r: Response, status: u16, kind: &str) -> Value {
     assert_eq!(r.status().as_u16(), status);
-    let ct = r.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(ct, "application/problem+json");
     assert!(r.headers().get("x-request-id").is_some());
     let body: Value = r.json().await.unwrap();
-    assert!(body["type"].as_str().unwrap().ends_with(&format!("/{kind}")), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{kind}")),
+        "{body}"
+    );
     assert_eq!(body["status"], status);
     assert!(body["request_id"].is_string(), "{body}");
     body

@@ -52,13 +52,20 @@ impl CalendarProvider for ScriptedCalendars {
                 .unwrap()
                 .values()
                 .filter(|(email, _)| email == &agent.email)
-                .map(|(_, e)| Span { start: e.start, end: e.end }),
+                .map(|(_, e)| Span {
+                    start: e.start,
+                    end: e.end,
+                }),
         );
         out.retain(|s| s.start < window.end && s.end > window.start);
         Ok(out)
     }
 
-    async fn create_event(&self, agent: &Agent, event: &EventRequest) -> Result<CreatedEvent, CalendarError> {
+    async fn create_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<CreatedEvent, CalendarError> {
         *self.creates.lock().unwrap() += 1;
         self.events
             .lock()

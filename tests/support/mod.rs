@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-pub mod calendar;
 pub mod app;
+pub mod calendar;
 
 pub use app::*;

@@ -123,7 +123,11 @@ fn duplicate_email(e: StoreError) -> AppError {
     security(("admin_token" = []))
 )]
 #[post("/admin/api/agents")]
-pub async fn create_agent(app: web::Data<App>, _a: Admin, body: ApiJson<AgentInput>) -> AppResult<HttpResponse> {
+pub async fn create_agent(
+    app: web::Data<App>,
+    _a: Admin,
+    body: ApiJson<AgentInput>,
+) -> AppResult<HttpResponse> {
     let input = body.value;
     let mut p = Problems::default();
     let name = name("name", &input.name, &mut p);
@@ -151,7 +155,10 @@ pub async fn create_agent(app: web::Data<App>, _a: Admin, body: ApiJson<AgentInp
         },
         created_at: app.now(),
     };
-    app.store.insert_agent(&agent, &teams).await.map_err(duplicate_email)?;
+    app.store
+        .insert_agent(&agent, &teams)
+        .await
+        .map_err(duplicate_email)?;
     let slugs = app.store.agent_team_slugs(agent.id).await?;
     Ok(HttpResponse::Created().json(agent_view(&agent, slugs)))
 }
@@ -181,7 +188,11 @@ async fn load(app: &App, raw: &str) -> AppResult<Agent> {
     security(("admin_token" = []))
 )]
 #[get("/admin/api/agents/{id}")]
-pub async fn get_agent(app: web::Data<App>, _a: Admin, id: web::Path<String>) -> AppResult<web::Json<AgentView>> {
+pub async fn get_agent(
+    app: web::Data<App>,
+    _a: Admin,
+    id: web::Path<String>,
+) -> AppResult<web::Json<AgentView>> {
     let agent = load(&app, &id).await?;
     let teams = app.store.agent_team_slugs(agent.id).await?;
     Ok(web::Json(agent_view(&agent, teams)))
@@ -239,7 +250,10 @@ pub async fn patch_agent(
         None => None,
     };
     p.into_result()?;
-    app.store.update_agent(&agent, teams.as_deref()).await.map_err(duplicate_email)?;
+    app.store
+        .update_agent(&agent, teams.as_deref())
+        .await
+        .map_err(duplicate_email)?;
     let slugs = app.store.agent_team_slugs(agent.id).await?;
     Ok(web::Json(agent_view(&agent, slugs)))
 }
@@ -252,7 +266,11 @@ pub async fn patch_agent(
     security(("admin_token" = []))
 )]
 #[delete("/admin/api/agents/{id}")]
-pub async fn delete_agent(app: web::Data<App>, _a: Admin, id: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn delete_agent(
+    app: web::Data<App>,
+    _a: Admin,
+    id: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let agent = load(&app, &id).await?;
     app.store.delete_agent(agent.id, app.now()).await?;
     Ok(HttpResponse::NoContent().finish())

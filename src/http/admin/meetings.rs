@@ -95,7 +95,9 @@ fn encode_cursor(c: (chrono::DateTime<chrono::Utc>, Uuid)) -> String {
 }
 
 fn decode_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()?;
     let raw = String::from_utf8(raw).ok()?;
     let (secs, id) = raw.split_once(':')?;
     Some((from_secs(secs.parse().ok()?), Uuid::parse_str(id).ok()?))
@@ -103,7 +105,10 @@ fn decode_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
 
 async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResult<MeetingFilter> {
     let mut p = Problems::default();
-    let mut f = MeetingFilter { limit: default_limit, ..Default::default() };
+    let mut f = MeetingFilter {
+        limit: default_limit,
+        ..Default::default()
+    };
     if let Some(slug) = &q.team {
         match app.store.team_by_slug(slug).await? {
             Some(t) => f.team_id = Some(t.id),
@@ -114,7 +119,10 @@ async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResul
         f.agent_id = p.check("agent", Uuid::parse_str(a).map_err(|_| "not an agent id"));
     }
     if let Some(s) = &q.status {
-        f.status = p.check("status", MeetingStatus::parse(s).ok_or("must be `booked` or `cancelled`"));
+        f.status = p.check(
+            "status",
+            MeetingStatus::parse(s).ok_or("must be `booked` or `cancelled`"),
+        );
     }
     if let Some(s) = &q.from {
         f.from = parse_instant("from", s, &mut p);
@@ -123,13 +131,24 @@ async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResul
         f.to = parse_instant("to", s, &mut p);
     }
     if let Some(e) = &q.lead_email {
-        f.lead_email = p.check("lead_email", VisitorEmail::parse(e)).map(|e| e.to_string());
+        f.lead_email = p
+            .check("lead_email", VisitorEmail::parse(e))
+            .map(|e| e.to_string());
     }
     if let Some(c) = &q.cursor {
-        f.after = p.check("cursor", decode_cursor(c).ok_or("not a cursor from this list"));
+        f.after = p.check(
+            "cursor",
+            decode_cursor(c).ok_or("not a cursor from this list"),
+        );
     }
     if let Some(l) = &q.limit {
-        if let Some(l) = p.check("limit", l.parse::<u32>().ok().filter(|l| (1..=500).contains(l)).ok_or("must be 1 to 500")) {
+        if let Some(l) = p.check(
+            "limit",
+            l.parse::<u32>()
+                .ok()
+                .filter(|l| (1..=500).contains(l))
+                .ok_or("must be 1 to 500"),
+        ) {
             f.limit = l;
         }
     }
@@ -146,7 +165,11 @@ async fn agents_of(app: &App, meetings: &[Meeting]) -> AppResult<HashMap<Uuid, A
 }
 
 fn brief(agents: &HashMap<Uuid, AgentBrief>, id: Uuid) -> AgentBrief {
-    agents.get(&id).cloned().unwrap_or(AgentBrief { id, name: String::new(), email: String::new() })
+    agents.get(&id).cloned().unwrap_or(AgentBrief {
+        id,
+        name: String::new(),
+        email: String::new(),
+    })
 }
 
 #[utoipa::path(
@@ -156,12 +179,20 @@ fn brief(agents: &HashMap<Uuid, AgentBrief>, id: Uuid) -> AgentBrief {
     security(("admin_token" = []))
 )]
 #[get("/admin/api/meetings")]
-pub async fn list_meetings(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQuery>) -> AppResult<web::Json<MeetingList>> {
+pub async fn list_meetings(
+    app: web::Data<App>,
+    _a: Admin,
+    q: ApiQuery<MeetingsQuery>,
+) -> AppResult<web::Json<MeetingList>> {
     let f = filter_of(&app, &q.0, 50).await?;
     let page = app.store.list_meetings(&f).await?;
     let agents = agents_of(&app, &page.meetings).await?;
     Ok(web::Json(MeetingList {
-        meetings: page.meetings.iter().map(|m| meeting_view(m, &brief(&agents, m.agent_id))).collect(),
+        meetings: page
+            .meetings
+            .iter()
+            .map(|m| meeting_view(m, &brief(&agents, m.agent_id)))
+            .collect(),
         next_cursor: page.next.map(encode_cursor),
     }))
 }
@@ -174,15 +205,31 @@ pub async fn list_meetings(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQ
     security(("admin_token" = []))
 )]
 #[get("/admin/api/meetings.csv")]
-pub async fn meetings_csv(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQuery>) -> AppResult<HttpResponse> {
+pub async fn meetings_csv(
+    app: web::Data<App>,
+    _a: Admin,
+    q: ApiQuery<MeetingsQuery>,
+) -> AppResult<HttpResponse> {
     let mut f = filter_of(&app, &q.0, CSV_PAGE).await?;
     f.after = None;
     f.limit = CSV_PAGE;
     let mut w = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| AppError::Internal(e.into());
     w.write_record([
-        "id", "team", "lead_email", "lead_name", "lead_company", "agent_id", "agent_name", "agent_email", "start",
-        "end", "status", "took_place", "routing_step", "created_at",
+        "id",
+        "team",
+        "lead_email",
+        "lead_name",
+        "lead_company",
+        "agent_id",
+        "agent_name",
+        "agent_email",
+        "start",
+        "end",
+        "status",
+        "took_place",
+        "routing_step",
+        "created_at",
     ])
     .map_err(csv_err)?;
     loop {
@@ -195,7 +242,10 @@ pub async fn meetings_csv(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQu
                 Some(false) => "false",
                 None => "",
             };
-            let step = serde_json::to_value(m.routing.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let step = serde_json::to_value(m.routing.step)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             w.write_record([
                 m.id.to_string(),
                 m.team_slug.clone(),
@@ -219,10 +269,15 @@ pub async fn meetings_csv(app: web::Data<App>, _a: Admin, q: ApiQuery<MeetingsQu
             None => break,
         }
     }
-    let body = w.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    let body = w
+        .into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
     Ok(HttpResponse::Ok()
         .insert_header(("content-type", "text/csv; charset=utf-8"))
-        .insert_header(("content-disposition", "attachment; filename=\"meetings.csv\""))
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"meetings.csv\"",
+        ))
         .body(body))
 }
 
@@ -248,10 +303,18 @@ pub async fn patch_meeting(
     body: ApiJson<MeetingChanges>,
 ) -> AppResult<web::Json<MeetingView>> {
     let id = parse_id(&id, "meeting")?;
-    if !app.store.set_took_place(id, body.value.took_place, app.now()).await? {
+    if !app
+        .store
+        .set_took_place(id, body.value.took_place, app.now())
+        .await?
+    {
         return Err(AppError::NotFound("meeting"));
     }
-    let m = app.store.meeting(id).await?.ok_or(AppError::NotFound("meeting"))?;
+    let m = app
+        .store
+        .meeting(id)
+        .await?
+        .ok_or(AppError::NotFound("meeting"))?;
     let agents = agents_of(&app, std::slice::from_ref(&m)).await?;
     Ok(web::Json(meeting_view(&m, &brief(&agents, m.agent_id))))
 }

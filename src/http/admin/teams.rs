@@ -106,19 +106,55 @@ fn settings(base: &TeamPatch, c: &TeamChanges, p: &mut Problems) -> Option<TeamP
         None => Some(base.mode),
     };
     let pick = |v: Option<i64>, cur: u32| v.unwrap_or(cur as i64);
-    let step = ranged(p, "slot_step_minutes", pick(c.slot_step_minutes, base.slot_step_minutes), 5, 240);
+    let step = ranged(
+        p,
+        "slot_step_minutes",
+        pick(c.slot_step_minutes, base.slot_step_minutes),
+        5,
+        240,
+    );
     let meeting = p
-        .check("meeting_minutes", MeetingLength::parse(pick(c.meeting_minutes, base.meeting_minutes)))
+        .check(
+            "meeting_minutes",
+            MeetingLength::parse(pick(c.meeting_minutes, base.meeting_minutes)),
+        )
         .map(MeetingLength::minutes);
     if let (Some(step), Some(meeting)) = (step, meeting) {
         if meeting % step != 0 {
-            p.add("meeting_minutes", format!("must be a multiple of the {step}-minute step"));
+            p.add(
+                "meeting_minutes",
+                format!("must be a multiple of the {step}-minute step"),
+            );
         }
     }
-    let buffer_before = ranged(p, "buffer_before", pick(c.buffer_before, base.buffer_before), 0, 240);
-    let buffer_after = ranged(p, "buffer_after", pick(c.buffer_after, base.buffer_after), 0, 240);
-    let notice = ranged(p, "min_notice_minutes", pick(c.min_notice_minutes, base.min_notice_minutes), 0, 43_200);
-    let horizon = ranged(p, "horizon_days", pick(c.horizon_days, base.horizon_days), 1, 365);
+    let buffer_before = ranged(
+        p,
+        "buffer_before",
+        pick(c.buffer_before, base.buffer_before),
+        0,
+        240,
+    );
+    let buffer_after = ranged(
+        p,
+        "buffer_after",
+        pick(c.buffer_after, base.buffer_after),
+        0,
+        240,
+    );
+    let notice = ranged(
+        p,
+        "min_notice_minutes",
+        pick(c.min_notice_minutes, base.min_notice_minutes),
+        0,
+        43_200,
+    );
+    let horizon = ranged(
+        p,
+        "horizon_days",
+        pick(c.horizon_days, base.horizon_days),
+        1,
+        365,
+    );
     Some(TeamPatch {
         name: name?,
         meeting_minutes: meeting?,
@@ -175,7 +211,11 @@ fn apply(t: &mut Team, s: TeamPatch) {
     security(("admin_token" = []))
 )]
 #[post("/admin/api/teams")]
-pub async fn create_team(app: web::Data<App>, _a: Admin, body: ApiJson<TeamInput>) -> AppResult<HttpResponse> {
+pub async fn create_team(
+    app: web::Data<App>,
+    _a: Admin,
+    body: ApiJson<TeamInput>,
+) -> AppResult<HttpResponse> {
     let i = body.value;
     let mut p = Problems::default();
     let slug = p.check("slug", TeamSlug::parse(&i.slug));
@@ -220,7 +260,14 @@ pub async fn create_team(app: web::Data<App>, _a: Admin, body: ApiJson<TeamInput
 #[utoipa::path(tag = "admin", responses((status = 200, body = [TeamView])), security(("admin_token" = [])))]
 #[get("/admin/api/teams")]
 pub async fn list_teams(app: web::Data<App>, _a: Admin) -> AppResult<web::Json<Vec<TeamView>>> {
-    Ok(web::Json(app.store.list_teams().await?.iter().map(team_view).collect()))
+    Ok(web::Json(
+        app.store
+            .list_teams()
+            .await?
+            .iter()
+            .map(team_view)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(
@@ -230,7 +277,11 @@ pub async fn list_teams(app: web::Data<App>, _a: Admin) -> AppResult<web::Json<V
     security(("admin_token" = []))
 )]
 #[get("/admin/api/teams/{team}")]
-pub async fn get_team(app: web::Data<App>, _a: Admin, team: web::Path<String>) -> AppResult<web::Json<TeamView>> {
+pub async fn get_team(
+    app: web::Data<App>,
+    _a: Admin,
+    team: web::Path<String>,
+) -> AppResult<web::Json<TeamView>> {
     Ok(web::Json(team_view(&load_team(&app, &team).await?)))
 }
 
@@ -306,7 +357,11 @@ async fn queue_view(app: &App, t: &Team) -> AppResult<QueueView> {
     security(("admin_token" = []))
 )]
 #[get("/admin/api/teams/{team}/queue")]
-pub async fn get_queue(app: web::Data<App>, _a: Admin, team: web::Path<String>) -> AppResult<web::Json<QueueView>> {
+pub async fn get_queue(
+    app: web::Data<App>,
+    _a: Admin,
+    team: web::Path<String>,
+) -> AppResult<web::Json<QueueView>> {
     let t = load_team(&app, &team).await?;
     Ok(web::Json(queue_view(&app, &t).await?))
 }
@@ -334,14 +389,28 @@ pub async fn put_queue(
     body: ApiJson<QueueOrder>,
 ) -> AppResult<web::Json<QueueView>> {
     let t = load_team(&app, &team).await?;
-    let members: HashSet<Uuid> = app.store.team_queue(t.id).await?.iter().map(|a| a.id).collect();
-    let order: Vec<Option<Uuid>> = body.value.order.iter().map(|s| Uuid::parse_str(s).ok()).collect();
+    let members: HashSet<Uuid> = app
+        .store
+        .team_queue(t.id)
+        .await?
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let order: Vec<Option<Uuid>> = body
+        .value
+        .order
+        .iter()
+        .map(|s| Uuid::parse_str(s).ok())
+        .collect();
     let ids: Vec<Uuid> = order.iter().flatten().copied().collect();
     let distinct: HashSet<Uuid> = ids.iter().copied().collect();
     if order.iter().any(Option::is_none) || distinct.len() != ids.len() || distinct != members {
         return Err(AppError::field(
             "order",
-            format!("must name each of the team's {} agents exactly once", members.len()),
+            format!(
+                "must name each of the team's {} agents exactly once",
+                members.len()
+            ),
         ));
     }
     app.store.set_queue_order(t.id, &ids).await?;

@@ -1,0 +1,326 @@
+//! Loopback load driver (`cargo bench --bench load`): starts the real `rondo` binary on a fresh SQLite
+//! database with demo calendars, seeds a team of 10 agents, then measures
+//!   1. availability over HTTP (14-day window) with many concurrent keep-alive connections,
+//!   2. bookings (distinct slots, unique Idempotency-Keys),
+//!   3. the server's resident memory after the load (VmRSS / VmHWM from /proc).
+//!
+//! Requests are bounded in count and time; everything stays on 127.0.0.1. Figures go to BENCHMARKS.md.
+//!
+//! Knobs (environment): LOAD_SECONDS (default 10), LOAD_CONNECTIONS (default 32), LOAD_SYNCHRONOUS
+//! (full|normal, default full).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const ADMIN: &str = "load-admin-token";
+const CHAT: &str = "load-chat-token";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(synchronous: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rondo"))
+        .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "RONDO_DATABASE_URL",
+            format!("sqlite://{}/rondo.db?mode=rwc", dir.path().display()),
+        )
+        .env("RONDO_ENV", "dev")
+        .env("RONDO_ADMIN_TOKEN", ADMIN)
+        .env("RONDO_CHAT_TOKEN", CHAT)
+        .env("RONDO_CHAT_RATE_PER_MINUTE", "100000000")
+        .env("RONDO_SQLITE_SYNCHRONOUS", synchronous)
+        .env("RONDO_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start rondo");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+    }
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, ok: usize, other: usize, elapsed: Duration, mut lat: Vec<Duration>) {
+    lat.sort();
+    println!(
+        "{name}: {ok} ok, {other} other in {:.1} s = {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        elapsed.as_secs_f64(),
+        ok as f64 / elapsed.as_secs_f64(),
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
+}
+
+async fn seed(client: &reqwest::Client, base: &str) {
+    let team = json!({"slug": "load", "name": "Load", "meeting_minutes": 30, "slot_step_minutes": 30,
+        "min_notice_minutes": 0, "horizon_days": 90});
+    let r = client
+        .post(format!("{base}/admin/api/teams"))
+        .bearer_auth(ADMIN)
+        .json(&team)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let zones = [
+        "Europe/Amsterdam",
+        "Europe/London",
+        "America/New_York",
+        "America/Chicago",
+        "Asia/Kolkata",
+    ];
+    for i in 0..10 {
+        let hours = json!([["08:00", "18:00"]]);
+        let agent = json!({"name": format!("Agent {i}"), "email": format!("agent{i}@load.test"),
+            "timezone": zones[i % zones.len()], "teams": ["load"],
+            "weekly_hours": {"mon": hours, "tue": hours, "wed": hours, "thu": hours, "fri": hours}});
+        let r = client
+            .post(format!("{base}/admin/api/agents"))
+            .bearer_auth(ADMIN)
+            .json(&agent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+}
+
+async fn availability_load(client: &reqwest::Client, base: &str, connections: usize, seconds: u64) {
+    let url = Arc::new(format!(
+        "{base}/v1/teams/load/availability?tz=Europe/Amsterdam"
+    ));
+    let probe: Value = client
+        .get(url.as_str())
+        .bearer_auth(CHAT)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = probe["slots"].as_array().map(|a| a.len()).unwrap_or(0);
+    let bytes = serde_json::to_vec(&probe).unwrap().len();
+    println!("availability answer: {n} slots, {bytes} bytes");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let client = client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut other, mut lat) = (0usize, 0usize, Vec::new());
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = client.get(url.as_str()).bearer_auth(CHAT).send().await;
+                match r {
+                    Ok(r) if r.status() == 200 => {
+                        let _ = r.bytes().await;
+                        ok += 1;
+                    }
+                    _ => other += 1,
+                }
+                lat.push(t.elapsed());
+            }
+            (ok, other, lat)
+        }));
+    }
+    let (mut ok, mut other, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        let (o, x, l) = t.await.unwrap();
+        ok += o;
+        other += x;
+        lat.extend(l);
+    }
+    report(
+        "availability (10 agents, 14 days)",
+        ok,
+        other,
+        start.elapsed(),
+        lat,
+    );
+}
+
+async fn booking_load(client: &reqwest::Client, base: &str, connections: usize, seconds: u64) {
+    // Every free start of the next 60 days, each bookable by up to 10 agents: hand them out round robin.
+    let from = chrono::Utc::now();
+    let mut starts = Vec::new();
+    for chunk in 0..2 {
+        let f = from + chrono::Duration::days(30 * chunk);
+        let t = f + chrono::Duration::days(30);
+        let url = format!(
+            "{base}/v1/teams/load/availability?from={}&to={}",
+            enc(&f),
+            enc(&t)
+        );
+        let body: Value = client
+            .get(url)
+            .bearer_auth(CHAT)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for s in body["slots"].as_array().unwrap() {
+            starts.push(s["start"].as_str().unwrap().to_owned());
+        }
+    }
+    let work: Arc<Vec<String>> = Arc::new(
+        starts
+            .iter()
+            .flat_map(|s| std::iter::repeat_n(s.clone(), 3))
+            .collect(),
+    );
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, work, next) = (client.clone(), work.clone(), next.clone());
+        let url = format!("{base}/v1/bookings");
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut other, mut lat) = (0usize, 0usize, Vec::new());
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(start) = work.get(i) else { break };
+                let body = json!({"team": "load", "start": start,
+                    "visitor": {"email": format!("lead{i}@example.com"), "timezone": "Europe/Amsterdam"}});
+                let t = Instant::now();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(CHAT)
+                    .header("Idempotency-Key", format!("load-{i}"))
+                    .json(&body)
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) if r.status() == 201 => {
+                        let _ = r.bytes().await;
+                        ok += 1;
+                    }
+                    Ok(r) => {
+                        let _ = r.bytes().await;
+                        other += 1;
+                    }
+                    Err(_) => other += 1,
+                }
+                lat.push(t.elapsed());
+            }
+            (ok, other, lat)
+        }));
+    }
+    let (mut ok, mut other, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        let (o, x, l) = t.await.unwrap();
+        ok += o;
+        other += x;
+        lat.extend(l);
+    }
+    report(
+        "bookings (201 = booked; other = 409 slot taken)",
+        ok,
+        other,
+        start.elapsed(),
+        lat,
+    );
+}
+
+fn enc(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339().replace('+', "%2B").replace(':', "%3A")
+}
+
+fn main() {
+    // `cargo bench` passes --bench; this driver takes no arguments of its own.
+    let seconds: u64 = std::env::var("LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let connections: usize = std::env::var("LOAD_CONNECTIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
+    let synchronous = std::env::var("LOAD_SYNCHRONOUS").unwrap_or_else(|_| "full".into());
+    let server = start_server(&synchronous);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "rondo did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = server.child.id();
+        println!(
+            "rondo pid {pid}: RSS after start {} KB",
+            status_kb(pid, "VmRSS:")
+        );
+        seed(&client, &server.base).await;
+        availability_load(&client, &server.base, connections, seconds).await;
+        println!(
+            "RSS after availability load: {} KB (peak {} KB)",
+            status_kb(pid, "VmRSS:"),
+            status_kb(pid, "VmHWM:")
+        );
+        booking_load(&client, &server.base, connections, seconds).await;
+        println!(
+            "RSS after booking load: {} KB (peak {} KB); sqlite synchronous={synchronous}",
+            status_kb(pid, "VmRSS:"),
+            status_kb(pid, "VmHWM:")
+        );
+    });
+}
