@@ -417,3 +417,38 @@ async fn unknown_bookings_are_404() {
         expect_problem(app.get(path, CHAT).await, 404, "not-found").await;
     }
 }
+
+#[tokio::test]
+async fn an_agent_in_two_teams_is_never_double_booked() {
+    let app = spawn_app().await;
+    app.create_team("a", json!({})).await;
+    app.create_team("b", json!({})).await;
+    app.create_agent("Shared", "Europe/Amsterdam", &["a", "b"]).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let client = app.client.clone();
+        let url = app.url("/v1/bookings");
+        // Overlapping but different slots, in both teams at once.
+        let team = if i % 2 == 0 { "a" } else { "b" };
+        let start = if i % 4 < 2 { "2026-11-23T10:00:00Z" } else { "2026-11-23T10:15:00Z" };
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(CHAT)
+                .header("Idempotency-Key", format!("k-{i}"))
+                .json(&booking_body(team, start, &format!("v{i}@example.com")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409));
+    assert_eq!(app.meetings("status=booked").await["meetings"].as_array().unwrap().len(), 1);
+}
