@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
 pub const DEV_CHAT_TOKEN: &str = "dev-chat-token";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunMode {
     Dev,
     Prod,
@@ -86,8 +86,8 @@ pub struct Settings {
     )]
     pub database_url: String,
     /// dev: generated secret key, dev tokens and demo calendars allowed; prod: all must be configured.
-    #[arg(long = "env", env = "RONDO_ENV", value_enum, default_value = "dev")]
-    pub run_mode: RunMode,
+    #[arg(long = "env", env = "RONDO_ENV", default_value = "dev")]
+    pub run_mode: String,
     /// Base64 of 32 bytes: token encryption and link signing. Generated (with a warning) in dev.
     #[arg(long, env = "RONDO_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -148,12 +148,22 @@ fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
 }
 
 impl Settings {
-    /// Settings with every default, as a fresh `cargo run` sees them (no environment read).
+    /// Settings as a bare `rondo` sees them: the defaults, overridden by any `RONDO_*` in the environment.
     pub fn defaults() -> Self {
         Cli::parse_from(["rondo"]).settings
     }
 
     pub fn check(self) -> Result<Config, ConfigError> {
+        let run_mode = match self.run_mode.trim().to_ascii_lowercase().as_str() {
+            "dev" => RunMode::Dev,
+            "prod" => RunMode::Prod,
+            other => {
+                return Err(err(
+                    "RONDO_ENV",
+                    format!("`{other}` is not `dev` or `prod`"),
+                ))
+            }
+        };
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             err(
                 "RONDO_LISTEN",
@@ -190,7 +200,7 @@ impl Settings {
                     .map_err(|_| err("RONDO_SECRET_KEY", "must decode to exactly 32 bytes"))?;
                 (key, false)
             }
-            None if self.run_mode == RunMode::Dev => (rand::random(), true),
+            None if run_mode == RunMode::Dev => (rand::random(), true),
             None => return Err(err("RONDO_SECRET_KEY", "is required when RONDO_ENV=prod")),
         };
         let non_empty = |v: Option<String>, var| match v {
@@ -199,7 +209,7 @@ impl Settings {
         };
         let mut admin_token = non_empty(self.admin_token, "RONDO_ADMIN_TOKEN")?;
         let mut chat_token = non_empty(self.chat_token, "RONDO_CHAT_TOKEN")?;
-        if self.run_mode == RunMode::Dev {
+        if run_mode == RunMode::Dev {
             admin_token.get_or_insert_with(|| DEV_ADMIN_TOKEN.to_owned());
             chat_token.get_or_insert_with(|| DEV_CHAT_TOKEN.to_owned());
         }
@@ -220,7 +230,7 @@ impl Settings {
             listen,
             public_url,
             database_url: self.database_url,
-            run_mode: self.run_mode,
+            run_mode,
             secret_key,
             secret_key_generated,
             admin_token,
@@ -257,7 +267,7 @@ mod tests {
         s.secret_key = Some("c2hvcnQ=".into());
         assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
         let mut s = Settings::defaults();
-        s.run_mode = RunMode::Prod;
+        s.run_mode = "prod".into();
         assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
     }
 }

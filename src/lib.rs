@@ -119,7 +119,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let application = Application::build(config).await?;
     tracing::info!(port = application.port(), "rondo is listening");
+    let housekeeping = tokio::spawn(housekeeping(application.app.clone()));
     application.run_until_stopped().await?;
+    housekeeping.abort();
     tracing::info!("rondo stopped");
     Ok(())
 }
@@ -142,4 +144,17 @@ pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Re
         .await?;
     println!("{token}");
     Ok(())
+}
+
+/// Periodic clean-up: forgets idempotency keys past their lifetime. Safe to run on every replica.
+async fn housekeeping(app: App) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match app.store.purge_idempotency_keys(app.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
+            Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
+        }
+    }
 }

@@ -448,4 +448,43 @@ mod tests {
         assert!(WeeklyHours::parse(&map(vec![("mon", vec![["20:00", "24:00"]])])).is_ok());
         assert!(WeeklyHours::parse(&map(vec![("mon", vec![["20:00", "24:30"]])])).is_err());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_hhmm_round_trips(h in 0u16..24, m in 0u16..60) {
+                let text = fmt_minute(h * 60 + m);
+                prop_assert_eq!(parse_hhmm(&text).unwrap(), h * 60 + m);
+            }
+
+            #[test]
+            fn parsed_emails_are_well_formed(local in "[a-zA-Z0-9._+-]{1,20}", domain in "[a-z0-9-]{1,20}", tld in "[a-z]{2,6}") {
+                let e = VisitorEmail::parse(&format!("{local}@{domain}.{tld}")).unwrap();
+                prop_assert_eq!(e.domain(), format!("{domain}.{tld}"));
+                let spaced = format!("{local} @{domain}.{tld}");
+                prop_assert!(VisitorEmail::parse(&spaced).is_err());
+            }
+
+            #[test]
+            fn weekly_hours_accept_exactly_the_disjoint_spans(spans in proptest::collection::vec((0u16..1440, 1u16..600), 0..5)) {
+                let spans: Vec<[String; 2]> = spans
+                    .iter()
+                    .map(|(s, len)| [fmt_minute(*s), fmt_minute((*s + *len).min(1440))])
+                    .collect();
+                let mut map = BTreeMap::new();
+                map.insert("mon".to_string(), spans.clone());
+                let mut ranges: Vec<(u16, u16)> = spans.iter().map(|[a, b]| (parse_hhmm(a).unwrap(), parse_hhmm(b).unwrap())).collect();
+                ranges.sort();
+                let disjoint = ranges.windows(2).all(|w| w[1].0 >= w[0].1) && ranges.iter().all(|(a, b)| b > a);
+                let parsed = WeeklyHours::parse(&map);
+                prop_assert_eq!(parsed.is_ok(), disjoint);
+                if let Ok(w) = parsed {
+                    prop_assert!(w.on(Weekday::Mon).windows(2).all(|p| p[0].end_minute() <= p[1].start_minute()));
+                }
+            }
+        }
+    }
 }

@@ -142,8 +142,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_calendar_result(
+    pub async fn set_calendar_result_in(
         &self,
+        tx: &mut Tx,
         id: Uuid,
         status: &str,
         video_link: Option<&str>,
@@ -152,8 +153,22 @@ impl Store {
             .bind(status)
             .bind(video_link)
             .bind(id.to_string())
-            .execute(&self.write)
+            .execute(&mut **tx)
             .await?;
+        Ok(())
+    }
+
+    /// Records the outcome of the calendar call for a meeting.
+    pub async fn set_calendar_result(
+        &self,
+        id: Uuid,
+        status: &str,
+        video_link: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.set_calendar_result_in(&mut tx, id, status, video_link)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -139,7 +139,7 @@ pub async fn team_availability(
     };
     let policy = team.policy(meeting);
     let queue = app.store.team_queue(team.id).await?;
-    let candidates: Vec<Agent> = ordered_candidates(&team, queue)
+    let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, queue)
         .into_iter()
         .filter(|a| !a.paused && a.connected())
         .collect();
@@ -166,9 +166,9 @@ pub async fn team_availability(
 }
 
 /// The team's queue in rotation order: starting right after the agent who took the last meeting.
-pub fn ordered_candidates(team: &Team, queue: Vec<Agent>) -> Vec<Agent> {
+pub fn ordered_candidates(pointer: Option<Uuid>, queue: Vec<Agent>) -> Vec<Agent> {
     let ids: Vec<Uuid> = queue.iter().map(|a| a.id).collect();
-    let order = rotation(&ids, team.last_agent_id.as_ref());
+    let order = rotation(&ids, pointer.as_ref());
     let mut by_id: HashMap<Uuid, Agent> = queue.into_iter().map(|a| (a.id, a)).collect();
     order
         .into_iter()

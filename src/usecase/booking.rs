@@ -6,6 +6,8 @@
 //! the idempotent response. A candidate lost to a concurrent booking is skipped as `busy`; when none is
 //! left the client gets 409 with the next free slots.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -31,8 +33,8 @@ use crate::store::{Claim, NewActivity, StoredResponse, Tx};
 
 /// How many free slots a 409 offers instead.
 const ALTERNATIVES: usize = 5;
-/// How many times a booking re-runs routing when another booking moved the pointer meanwhile.
-const ROUTING_ATTEMPTS: usize = 3;
+/// How long a booking waits for the calendar event before answering with `pending`.
+const INLINE_CALENDAR_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 /// Longest free-text field we keep (names, reasons, ids).
 const MAX_TEXT: usize = 500;
 
@@ -261,51 +263,63 @@ pub async fn book(
     }
 }
 
-/// Asks one candidate: paused, disconnected, outside hours or busy (live calendar + rondo's meetings)?
-async fn screen(
+/// Screens candidates for a slot: paused, disconnected, outside hours, or busy. Calendars of the agents
+/// still in the running are read live and concurrently, together with rondo's own live meetings.
+async fn screen_all(
     app: &App,
-    agent: &Agent,
+    agents: &[Agent],
     policy: &SlotPolicy,
     start: DateTime<Utc>,
     ignore: Option<&Meeting>,
-) -> AppResult<Result<(), SkipReason>> {
-    let static_state = CandidateState {
-        paused: agent.paused,
-        connected: agent.connected(),
-        slot: check_slot(&agent.calendar_view(&[]), policy, start),
-    };
-    if let Err(reason) = classify(&static_state) {
-        return Ok(Err(reason));
+) -> AppResult<HashMap<Uuid, Result<(), SkipReason>>> {
+    let mut verdicts = HashMap::new();
+    let mut still_in = Vec::new();
+    for agent in agents {
+        let static_state = CandidateState {
+            paused: agent.paused,
+            connected: agent.connected(),
+            slot: check_slot(&agent.calendar_view(&[]), policy, start),
+        };
+        match classify(&static_state) {
+            Err(reason) => {
+                verdicts.insert(agent.id, Err(reason));
+            }
+            Ok(()) => still_in.push(agent.clone()),
+        }
     }
     let slot_span = Span {
         start,
         end: start + Duration::minutes(policy.meeting_minutes as i64),
     };
-    let range = widen(slot_span, policy);
-    let mut busy = busy_blocks(app, std::slice::from_ref(agent), range).await?;
-    let Some(mut blocks) = busy.remove(&agent.id) else {
-        // The calendar could not be read: do not book blind.
-        return Ok(Err(SkipReason::Busy));
-    };
-    if let Some(m) = ignore {
-        // The meeting being moved is not in its own way: drop its event and its own blocked range.
-        blocks.retain(|b| {
-            !(m.agent_id == agent.id
-                && (*b
-                    == Span {
+    let mut busy = busy_blocks(app, &still_in, widen(slot_span, policy)).await?;
+    for agent in still_in {
+        // A calendar that could not be read counts as busy: never book blind.
+        let verdict = match busy.remove(&agent.id) {
+            None => Err(SkipReason::Busy),
+            Some(mut blocks) => {
+                if let Some(m) = ignore.filter(|m| m.agent_id == agent.id) {
+                    // The meeting being moved is not in its own way: drop its event and its blocked range.
+                    let own_event = Span {
                         start: m.start,
                         end: m.end,
-                    }
-                    || *b == m.blocked))
-        });
+                    };
+                    blocks.retain(|b| *b != own_event && *b != m.blocked);
+                }
+                match check_slot(&agent.calendar_view(&blocks), policy, start) {
+                    SlotCheck::Free => Ok(()),
+                    SlotCheck::Busy => Err(SkipReason::Busy),
+                    SlotCheck::OutsideHours => Err(SkipReason::OutsideHours),
+                }
+            }
+        };
+        verdicts.insert(agent.id, verdict);
     }
-    let state = CandidateState {
-        slot: check_slot(&agent.calendar_view(&blocks), policy, start),
-        ..static_state
-    };
-    Ok(classify(&state))
+    Ok(verdicts)
 }
 
+/// Books after the key was claimed. Every candidate is screened first (outside the write lock); then, in
+/// one write transaction, the rotation is computed from the pointer as it is now and the first screened-free
+/// candidate without an overlapping meeting takes the slot.
 async fn book_claimed(
     app: &App,
     b: ValidBooking,
@@ -316,104 +330,115 @@ async fn book_claimed(
     let policy = b.team.policy(b.meeting);
     let end = b.start + Duration::minutes(b.meeting.minutes() as i64);
     let blocked = b.team.blocked_range(b.start, b.meeting);
-    for attempt in 0..ROUTING_ATTEMPTS {
-        let team = app
-            .store
-            .team_by_slug(b.team.slug.as_str())
-            .await?
-            .ok_or(AppError::NotFound("team"))?;
-        let order = ordered_candidates(&team, queue.clone());
-        let mut skipped = Vec::new();
-        let mut restart = false;
-        for agent in order {
-            if let Err(reason) = screen(app, &agent, &policy, b.start, None).await? {
-                skipped.push(SkippedAgent {
-                    agent_id: agent.id,
-                    reason,
-                });
-                continue;
-            }
-            let now = app.now();
-            let meeting = Meeting {
-                id: Uuid::now_v7(),
-                team_id: team.id,
-                team_slug: team.slug.to_string(),
-                agent_id: agent.id,
-                start: b.start,
-                end,
-                blocked,
-                status: MeetingStatus::Booked,
-                visitor: b.visitor.clone(),
-                session_id: b.session_id.clone(),
-                dialogue_id: b.dialogue_id.clone(),
-                attributes: b.attributes.clone(),
-                routing: RoutingTrace {
-                    step: RoutingStep::RoundRobin,
-                    skipped: skipped.clone(),
-                },
-                took_place: None,
-                cancel_reason: None,
-                calendar_status: "pending".into(),
-                video_link: None,
-                created_at: now,
-                updated_at: now,
-            };
-            let mut tx = app.store.begin_write().await?;
-            let last_attempt = attempt + 1 == ROUTING_ATTEMPTS;
-            if !last_attempt
-                && app.store.team_pointer_in(&mut tx, team.id).await? != team.last_agent_id
+    let verdicts = screen_all(app, &queue, &policy, b.start, None).await?;
+
+    let mut tx = app.store.begin_write().await?;
+    let pointer = app.store.team_pointer_in(&mut tx, b.team.id).await?;
+    let mut skipped = Vec::new();
+    let mut chosen = None;
+    for agent in ordered_candidates(pointer, queue) {
+        let verdict = match verdicts.get(&agent.id) {
+            Some(Ok(()))
+                if app
+                    .store
+                    .agent_has_overlap_in(&mut tx, agent.id, blocked, None)
+                    .await? =>
             {
-                // Another booking took a meeting meanwhile: the rotation starts elsewhere now.
-                tx.rollback().await?;
-                restart = true;
+                Err(SkipReason::Busy)
+            }
+            Some(v) => *v,
+            None => Err(SkipReason::Busy),
+        };
+        match verdict {
+            Ok(()) => {
+                chosen = Some(agent);
                 break;
             }
-            if app
-                .store
-                .agent_has_overlap_in(&mut tx, agent.id, blocked, None)
-                .await?
-            {
-                tx.rollback().await?;
-                skipped.push(SkippedAgent {
-                    agent_id: agent.id,
-                    reason: SkipReason::Busy,
-                });
-                continue;
-            }
-            app.store.insert_meeting_in(&mut tx, &meeting).await?;
-            app.store
-                .set_team_pointer_in(&mut tx, team.id, agent.id)
-                .await?;
-            record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
-            let view = booking_view(&meeting, &agent, &app.config.public_url);
-            let body = serde_json::to_string(&view).expect("json");
-            app.store
-                .save_idempotent_response_in(
-                    &mut tx,
-                    scope,
-                    key,
-                    &StoredResponse { status: 201, body },
-                )
-                .await?;
-            tx.commit().await?;
-            let view = create_calendar_event(app, meeting, &agent).await;
-            let body = serde_json::to_string(&view).expect("json");
-            let stored = StoredResponse {
-                status: 201,
-                body: body.clone(),
-            };
-            app.store
-                .save_idempotent_response(scope, key, &stored)
-                .await?;
-            return Ok(Answer { status: 201, body });
-        }
-        if !restart {
-            break;
+            Err(reason) => skipped.push(SkippedAgent {
+                agent_id: agent.id,
+                reason,
+            }),
         }
     }
-    let alternatives =
-        alternatives_after(app, &b.team, b.meeting, b.start, visitor_tz(&b.visitor)).await?;
-    Err(AppError::SlotTaken { alternatives })
+    let Some(agent) = chosen else {
+        tx.rollback().await?;
+        let alternatives =
+            alternatives_after(app, &b.team, b.meeting, b.start, visitor_tz(&b.visitor)).await?;
+        return Err(AppError::SlotTaken { alternatives });
+    };
+    let now = app.now();
+    let meeting = Meeting {
+        id: Uuid::now_v7(),
+        team_id: b.team.id,
+        team_slug: b.team.slug.to_string(),
+        agent_id: agent.id,
+        start: b.start,
+        end,
+        blocked,
+        status: MeetingStatus::Booked,
+        visitor: b.visitor,
+        session_id: b.session_id,
+        dialogue_id: b.dialogue_id,
+        attributes: b.attributes,
+        routing: RoutingTrace {
+            step: RoutingStep::RoundRobin,
+            skipped,
+        },
+        took_place: None,
+        cancel_reason: None,
+        calendar_status: "pending".into(),
+        video_link: None,
+        created_at: now,
+        updated_at: now,
+    };
+    app.store.insert_meeting_in(&mut tx, &meeting).await?;
+    app.store
+        .set_team_pointer_in(&mut tx, b.team.id, agent.id)
+        .await?;
+    record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
+    let body = serde_json::to_string(&booking_view(&meeting, &agent, &app.config.public_url))
+        .expect("json");
+    app.store
+        .save_idempotent_response_in(
+            &mut tx,
+            scope,
+            key,
+            &StoredResponse {
+                status: 201,
+                body: body.clone(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+
+    let (view, created) = create_calendar_event(app, meeting, &agent).await;
+    if !created {
+        return Ok(Answer { status: 201, body });
+    }
+    // The answer now carries the event: keep the replayed answer the same as this one.
+    let body = serde_json::to_string(&view).expect("json");
+    let mut tx = app.store.begin_write().await?;
+    app.store
+        .set_calendar_result_in(
+            &mut tx,
+            view.id,
+            "created",
+            view.calendar_event.video_link.as_deref(),
+        )
+        .await?;
+    app.store
+        .save_idempotent_response_in(
+            &mut tx,
+            scope,
+            key,
+            &StoredResponse {
+                status: 201,
+                body: body.clone(),
+            },
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Answer { status: 201, body })
 }
 
 async fn record_activity(
@@ -459,27 +484,23 @@ fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
     }
 }
 
-/// Tries the calendar event inline so the answer can carry the video link. On failure the meeting keeps
-/// `pending`: it stays booked (the database is the source of truth).
-async fn create_calendar_event(app: &App, mut meeting: Meeting, agent: &Agent) -> BookingView {
+/// Tries the calendar event inline so the answer can carry the video link; says whether it was created.
+/// On failure the meeting keeps `pending`: it stays booked (the database is the source of truth).
+async fn create_calendar_event(
+    app: &App,
+    mut meeting: Meeting,
+    agent: &Agent,
+) -> (BookingView, bool) {
+    let mut created = false;
     if let Some(cal) = app.calendars.for_agent(agent) {
         let request = event_request(&meeting, agent);
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(3),
-            cal.create_event(agent, &request),
-        )
-        .await
+        match tokio::time::timeout(INLINE_CALENDAR_DEADLINE, cal.create_event(agent, &request))
+            .await
         {
-            Ok(Ok(created)) => {
+            Ok(Ok(event)) => {
                 meeting.calendar_status = "created".into();
-                meeting.video_link = created.video_link;
-                if let Err(e) = app
-                    .store
-                    .set_calendar_result(meeting.id, "created", meeting.video_link.as_deref())
-                    .await
-                {
-                    tracing::error!(meeting = %meeting.id, error = %e, "could not record the calendar event");
-                }
+                meeting.video_link = event.video_link;
+                created = true;
             }
             Ok(Err(e)) => {
                 tracing::warn!(meeting = %meeting.id, error = %e, "calendar event not created yet")
@@ -487,7 +508,10 @@ async fn create_calendar_event(app: &App, mut meeting: Meeting, agent: &Agent) -
             Err(_) => tracing::warn!(meeting = %meeting.id, "calendar event creation timed out"),
         }
     }
-    booking_view(&meeting, agent, &app.config.public_url)
+    (
+        booking_view(&meeting, agent, &app.config.public_url),
+        created,
+    )
 }
 
 /// The next free slots of the team from `after` on (never `after` itself), in the visitor's zone.
@@ -612,13 +636,21 @@ pub async fn reschedule_booking(
     let mut tries: Vec<(Agent, RoutingStep, bool)> =
         vec![(old_agent.clone(), RoutingStep::RoundRobin, false)];
     tries.extend(
-        ordered_candidates(&team, queue)
+        ordered_candidates(team.last_agent_id, queue)
             .into_iter()
             .filter(|a| a.id != old_agent.id)
             .map(|a| (a, RoutingStep::RoundRobin, true)),
     );
     for (agent, step, by_rotation) in tries {
-        if let Err(reason) = screen(app, &agent, &policy, start, Some(&old)).await? {
+        let verdict = screen_all(
+            app,
+            std::slice::from_ref(&agent),
+            &policy,
+            start,
+            Some(&old),
+        )
+        .await?;
+        if let Some(Err(reason)) = verdict.get(&agent.id).copied() {
             skipped.push(SkippedAgent {
                 agent_id: agent.id,
                 reason,
@@ -701,5 +733,13 @@ async fn move_calendar_event(app: &App, m: &Meeting, old_agent: &Agent, agent: &
             tracing::warn!(meeting = %m.id, error = %e, "old calendar event not deleted yet");
         }
     }
-    let _ = create_calendar_event(app, m.clone(), agent).await;
+    let (view, created) = create_calendar_event(app, m.clone(), agent).await;
+    let status = if created { "created" } else { "pending" };
+    if let Err(e) = app
+        .store
+        .set_calendar_result(m.id, status, view.calendar_event.video_link.as_deref())
+        .await
+    {
+        tracing::error!(meeting = %m.id, error = %e, "could not record the calendar event");
+    }
 }

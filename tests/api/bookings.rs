@@ -423,14 +423,19 @@ async fn an_agent_in_two_teams_is_never_double_booked() {
     let app = spawn_app().await;
     app.create_team("a", json!({})).await;
     app.create_team("b", json!({})).await;
-    app.create_agent("Shared", "Europe/Amsterdam", &["a", "b"]).await;
+    app.create_agent("Shared", "Europe/Amsterdam", &["a", "b"])
+        .await;
     let mut tasks = Vec::new();
     for i in 0..40 {
         let client = app.client.clone();
         let url = app.url("/v1/bookings");
         // Overlapping but different slots, in both teams at once.
         let team = if i % 2 == 0 { "a" } else { "b" };
-        let start = if i % 4 < 2 { "2026-11-23T10:00:00Z" } else { "2026-11-23T10:15:00Z" };
+        let start = if i % 4 < 2 {
+            "2026-11-23T10:00:00Z"
+        } else {
+            "2026-11-23T10:15:00Z"
+        };
         tasks.push(tokio::spawn(async move {
             client
                 .post(url)
@@ -448,7 +453,17 @@ async fn an_agent_in_two_teams_is_never_double_booked() {
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
     assert!(statuses.iter().all(|s| *s == 201 || *s == 409));
-    assert_eq!(app.meetings("status=booked").await["meetings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.meetings("status=booked").await["meetings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

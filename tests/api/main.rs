@@ -6,5 +6,6 @@ mod support;
 mod admin;
 mod availability;
 mod bookings;
+mod cli;
 mod errors;
 mod ops;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Client, Response};
 use rondo::calendar::Calendars;
-use rondo::config::{RunMode, Settings};
+use rondo::config::Settings;
 use rondo::domain::availability::Span;
 use rondo::usecase::Clock;
 use rondo::Application;
@@ -76,7 +76,7 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         "sqlite://{}?mode=rwc",
         dir.path().join("rondo.db").display()
     );
-    s.run_mode = RunMode::Dev;
+    s.run_mode = "dev".into();
     s.admin_token = Some(ADMIN.into());
     s.chat_token = Some(CHAT.into());
     s.chat_rate_per_minute = o.rate_per_minute;
