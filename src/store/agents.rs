@@ -26,7 +26,7 @@ impl Store {
         .await
         .map_err(map_unique)?;
         self.set_memberships_in(&mut tx, agent.id, team_ids).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -51,7 +51,7 @@ impl Store {
         if let Some(team_ids) = team_ids {
             self.set_memberships_in(&mut tx, agent.id, team_ids).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -151,7 +151,7 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(done.rows_affected() == 1)
     }
 }

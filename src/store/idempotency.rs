@@ -83,7 +83,7 @@ impl Store {
         .bind(to_secs(now))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Claim::Started)
     }
 
@@ -115,7 +115,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.save_idempotent_response_in(&mut tx, scope, key, response)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

@@ -168,7 +168,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.set_calendar_result_in(&mut tx, id, status, video_link)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

@@ -12,12 +12,17 @@ mod rows;
 mod teams;
 mod tokens;
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::domain::model::{Agent, Team};
 
 pub use activities::{ActivityRow, NewActivity};
 pub use idempotency::{Claim, StoredResponse};
@@ -54,7 +59,25 @@ fn map_unique(e: sqlx::Error) -> StoreError {
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
+    /// Bumped after every committed write: cached snapshots from an older epoch are not served.
+    epoch: Arc<AtomicU64>,
+    snapshots: Arc<Mutex<HashMap<String, CachedSnapshot>>>,
 }
+
+/// A snapshot with the write epoch and time it was read at.
+type CachedSnapshot = (u64, Instant, Arc<TeamSnapshot>);
+
+/// A team with its queue, as the availability hot path reads it.
+#[derive(Debug, Clone)]
+pub struct TeamSnapshot {
+    pub team: Team,
+    pub queue: Vec<Agent>,
+}
+
+/// How long a snapshot may be served. Writes made through this process invalidate at once; this bounds
+/// how late another replica's writes are seen (availability is a cache-backed view anyway; bookings
+/// always read fresh).
+const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub type Tx = Transaction<'static, Sqlite>;
 
@@ -83,7 +106,45 @@ impl Store {
             .min_connections(1)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { read, write })
+        Ok(Self {
+            read,
+            write,
+            epoch: Arc::default(),
+            snapshots: Arc::default(),
+        })
+    }
+
+    /// Commits a write transaction and invalidates cached snapshots.
+    pub async fn commit(&self, tx: Tx) -> StoreResult<()> {
+        tx.commit().await?;
+        self.written();
+        Ok(())
+    }
+
+    fn written(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// The team and its queue, from a cache at most `SNAPSHOT_TTL` old and never older than this process's
+    /// last write.
+    pub async fn team_snapshot(&self, slug: &str) -> StoreResult<Option<Arc<TeamSnapshot>>> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if let Some((e, at, snap)) = self.snapshots.lock().expect("snapshot lock").get(slug) {
+            if *e == epoch && at.elapsed() < SNAPSHOT_TTL {
+                return Ok(Some(snap.clone()));
+            }
+        }
+        let Some(team) = self.team_by_slug(slug).await? else {
+            return Ok(None);
+        };
+        let queue = self.team_queue(team.id).await?;
+        let snap = Arc::new(TeamSnapshot { team, queue });
+        let mut cache = self.snapshots.lock().expect("snapshot lock");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(slug.to_owned(), (epoch, Instant::now(), snap.clone()));
+        Ok(Some(snap))
     }
 
     /// A write transaction holding SQLite's write lock from its first statement.

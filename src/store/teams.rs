@@ -43,6 +43,7 @@ impl Store {
         .execute(&self.write)
         .await
         .map_err(map_unique)?;
+        self.written();
         Ok(())
     }
 
@@ -62,6 +63,7 @@ impl Store {
         .bind(id.to_string())
         .execute(&self.write)
         .await?;
+        self.written();
         Ok(())
     }
 
@@ -103,7 +105,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

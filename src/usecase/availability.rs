@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::views::slot_view;
+use super::views::SlotList;
 use super::App;
 use crate::domain::availability::{pooled_slots, strict_slots, SlotPolicy, Span};
 use crate::domain::model::{Agent, Team};
@@ -36,12 +36,14 @@ pub struct AvailabilityQuery {
     pub duration: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AvailabilityAnswer {
     pub team: String,
     pub timezone: String,
     pub duration: u32,
-    pub slots: Vec<SlotView>,
+    /// Sorted, distinct, each bookable at the moment of the answer.
+    #[schema(value_type = Vec<SlotView>)]
+    pub slots: SlotList,
 }
 
 pub fn parse_instant(field: &str, s: &str, problems: &mut Problems) -> Option<DateTime<Utc>> {
@@ -90,7 +92,12 @@ pub async fn team_availability(
     slug: &str,
     q: &AvailabilityQuery,
 ) -> AppResult<AvailabilityAnswer> {
-    let team = load_team(app, slug).await?;
+    let snapshot = app
+        .store
+        .team_snapshot(slug)
+        .await?
+        .ok_or(AppError::NotFound("team"))?;
+    let team = &snapshot.team;
     let now = app.now();
     let mut problems = Problems::default();
     let from = match &q.from {
@@ -118,7 +125,7 @@ pub async fn team_availability(
     let meeting = if q.duration.is_some() && raw_duration.is_none() {
         None
     } else {
-        parse_duration(&team, raw_duration, &mut problems)
+        parse_duration(team, raw_duration, &mut problems)
     };
     if let (Some(f), Some(t)) = (from, to) {
         if t <= f {
@@ -138,8 +145,7 @@ pub async fn team_availability(
         end: to,
     };
     let policy = team.policy(meeting);
-    let queue = app.store.team_queue(team.id).await?;
-    let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, queue)
+    let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, snapshot.queue.clone())
         .into_iter()
         .filter(|a| !a.paused && a.connected())
         .collect();
@@ -158,10 +164,7 @@ pub async fn team_availability(
         team: team.slug.to_string(),
         timezone: zone.name().to_owned(),
         duration: meeting.minutes(),
-        slots: starts
-            .into_iter()
-            .map(|s| slot_view(s, meeting.minutes(), zone.tz()))
-            .collect(),
+        slots: SlotList::new(starts, meeting.minutes(), zone.tz()),
     })
 }
 

@@ -409,7 +409,7 @@ async fn book_claimed(
             },
         )
         .await?;
-    tx.commit().await?;
+    app.store.commit(tx).await?;
 
     let (view, created) = create_calendar_event(app, meeting, &agent).await;
     if !created {
@@ -437,7 +437,7 @@ async fn book_claimed(
             },
         )
         .await?;
-    tx.commit().await?;
+    app.store.commit(tx).await?;
     Ok(Answer { status: 201, body })
 }
 
@@ -528,7 +528,8 @@ async fn alternatives_after(
         start: after.max(now),
         end: after.max(now) + Duration::days(14),
     };
-    let queue = app.store.team_queue(team.id).await?;
+    let snapshot = app.store.team_snapshot(team.slug.as_str()).await?;
+    let queue = snapshot.map(|s| s.queue.clone()).unwrap_or_default();
     let candidates: Vec<Agent> = queue
         .into_iter()
         .filter(|a| !a.paused && a.connected())
@@ -586,7 +587,7 @@ pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResu
     if changed {
         record_activity(app, &mut tx, ActivityType::Cancelled, &meeting, &agent, now).await?;
     }
-    tx.commit().await?;
+    app.store.commit(tx).await?;
     if changed {
         if let Some(cal) = app.calendars.for_agent(&agent) {
             if let Err(e) = cal.delete_event(&agent, id).await {
@@ -708,7 +709,7 @@ pub async fn reschedule_booking(
             now,
         )
         .await?;
-        tx.commit().await?;
+        app.store.commit(tx).await?;
         move_calendar_event(app, &updated, &old_agent, &agent).await;
         let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
         return Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url));

@@ -1,7 +1,7 @@
 //! What the API answers with: response shapes built from entities, shared by handlers and the OpenAPI
 //! document.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -110,5 +110,192 @@ pub fn slot_view(start: DateTime<Utc>, minutes: u32, tz: Tz) -> SlotView {
         start: local.to_rfc3339(),
         end: (local + chrono::Duration::minutes(minutes as i64)).to_rfc3339(),
         local: local.format("%a %d %b %H:%M").to_string(),
+    }
+}
+
+/// Slots of an availability answer, serialized straight from their instants into the response: the hot
+/// path of the chat API, so no strings are built per slot (DESIGN.md "Scale": keep slots lean).
+#[derive(Debug, Clone)]
+pub struct SlotList {
+    starts: Vec<DateTime<Utc>>,
+    minutes: u32,
+    tz: Tz,
+}
+
+impl SlotList {
+    pub fn new(starts: Vec<DateTime<Utc>>, minutes: u32, tz: Tz) -> Self {
+        Self {
+            starts,
+            minutes,
+            tz,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+}
+
+impl Serialize for SlotList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use chrono::Offset;
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.starts.len()))?;
+        let length = self.minutes as i64 * 60;
+        for start in &self.starts {
+            let offset = self
+                .tz
+                .offset_from_utc_datetime(&start.naive_utc())
+                .fix()
+                .local_minus_utc();
+            let end_offset = self
+                .tz
+                .offset_from_utc_datetime(&(start.naive_utc() + chrono::Duration::seconds(length)))
+                .fix()
+                .local_minus_utc();
+            let local = start.timestamp() + offset as i64;
+            let mut a = Ascii::default();
+            let mut b = Ascii::default();
+            let mut c = Ascii::default();
+            struct Slot<'a>(&'a str, &'a str, &'a str);
+            impl Serialize for Slot<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(3))?;
+                    m.serialize_entry("start", self.0)?;
+                    m.serialize_entry("end", self.1)?;
+                    m.serialize_entry("local", self.2)?;
+                    m.end()
+                }
+            }
+            seq.serialize_element(&Slot(
+                a.rfc3339(local, offset),
+                b.rfc3339(start.timestamp() + length + end_offset as i64, end_offset),
+                c.label(local),
+            ))?;
+        }
+        seq.end()
+    }
+}
+
+/// A small stack buffer for ASCII date text.
+struct Ascii {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Default for Ascii {
+    fn default() -> Self {
+        Self {
+            buf: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Calendar fields of a count of local seconds since the epoch (proleptic Gregorian; days-from-civil inverse).
+fn civil(local_secs: i64) -> (i64, u32, u32, u32, u32, u32, usize) {
+    let days = local_secs.div_euclid(86_400);
+    let secs = local_secs.rem_euclid(86_400) as u32;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let weekday = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+    (
+        year,
+        month,
+        day,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        weekday,
+    )
+}
+
+impl Ascii {
+    fn push(&mut self, s: &str) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+    }
+    fn push2(&mut self, n: u32) {
+        self.buf[self.len] = b'0' + (n / 10 % 10) as u8;
+        self.buf[self.len + 1] = b'0' + (n % 10) as u8;
+        self.len += 2;
+    }
+    fn text(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("ASCII only")
+    }
+
+    /// `2026-11-23T10:00:00+01:00`, as chrono's `to_rfc3339` writes it for whole-minute offsets.
+    fn rfc3339(&mut self, local_secs: i64, offset: i32) -> &str {
+        let (y, mo, d, h, mi, s, _) = civil(local_secs);
+        self.push2((y / 100) as u32);
+        self.push2((y % 100) as u32);
+        self.push("-");
+        self.push2(mo);
+        self.push("-");
+        self.push2(d);
+        self.push("T");
+        self.push2(h);
+        self.push(":");
+        self.push2(mi);
+        self.push(":");
+        self.push2(s);
+        self.push(if offset < 0 { "-" } else { "+" });
+        let off = offset.unsigned_abs();
+        self.push2(off / 3600);
+        self.push(":");
+        self.push2(off / 60 % 60);
+        if !off.is_multiple_of(60) {
+            self.push(":");
+            self.push2(off % 60);
+        }
+        self.text()
+    }
+
+    /// `Mon 23 Nov 10:00`.
+    fn label(&mut self, local_secs: i64) -> &str {
+        let (_, mo, d, h, mi, _, wd) = civil(local_secs);
+        self.push(WEEKDAYS[wd]);
+        self.push(" ");
+        self.push2(d);
+        self.push(" ");
+        self.push(MONTHS[mo as usize - 1]);
+        self.push(" ");
+        self.push2(h);
+        self.push(":");
+        self.push2(mi);
+        self.text()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn slot_list_matches_chrono(secs in 946_684_800i64..4_102_444_800, minutes in 5u32..480, zone in 0usize..6) {
+            let zones = [chrono_tz::UTC, chrono_tz::Europe::Amsterdam, chrono_tz::America::New_York,
+                chrono_tz::Asia::Kolkata, chrono_tz::Australia::Lord_Howe, chrono_tz::Pacific::Chatham];
+            let tz = zones[zone];
+            let start = DateTime::from_timestamp(secs - secs % 60, 0).unwrap();
+            let fast = serde_json::to_value(SlotList::new(vec![start], minutes, tz)).unwrap();
+            let slow = serde_json::to_value(vec![slot_view(start, minutes, tz)]).unwrap();
+            prop_assert_eq!(fast, slow);
+        }
     }
 }
