@@ -38,6 +38,21 @@ impl Store {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Claim> {
+        // The common case, a new key, is one statement; anything else is decided in a transaction below.
+        let fresh = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, created_at) \
+             VALUES (?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(request_hash)
+        .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
+        .bind(to_secs(now))
+        .execute(&self.write)
+        .await?;
+        if fresh.rows_affected() == 1 {
+            return Ok(Claim::Started);
+        }
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(
             "SELECT request_hash, response_status, response_body, locked_until, created_at \

@@ -8,6 +8,10 @@ use super::{from_secs, rows, to_secs, Store, StoreResult, Tx};
 use crate::domain::availability::Span;
 use crate::domain::model::{Meeting, MeetingStatus, RoutingTrace};
 
+/// The longest a meeting's blocked range can be (8 h meeting, 4 h buffers each side): lets overlap queries
+/// seek from `start - MAX_BLOCK` in the index instead of scanning an agent's whole history.
+const MAX_BLOCK_SECONDS: i64 = (8 + 4 + 4) * 3600;
+
 const MEETING_SELECT: &str =
     "SELECT m.*, t.slug AS team_slug FROM meetings m JOIN teams t ON t.id = m.team_id";
 
@@ -47,10 +51,11 @@ impl Store {
     ) -> StoreResult<bool> {
         let hit = sqlx::query(
             "SELECT 1 FROM meetings WHERE agent_id = ? AND status = 'booked' \
-             AND blocked_from < ? AND blocked_until > ? AND id != ? LIMIT 1",
+             AND blocked_from < ? AND blocked_from > ? AND blocked_until > ? AND id != ? LIMIT 1",
         )
         .bind(agent.to_string())
         .bind(to_secs(blocked.end))
+        .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
         .bind(to_secs(blocked.start))
         .bind(except.map(|u| u.to_string()).unwrap_or_default())
         .fetch_optional(&mut **tx)
@@ -215,7 +220,7 @@ impl Store {
         let marks = vec!["?"; agents.len()].join(",");
         let sql = format!(
             "SELECT agent_id, blocked_from, blocked_until FROM meetings WHERE status = 'booked' \
-             AND agent_id IN ({marks}) AND blocked_from < ? AND blocked_until > ?"
+             AND agent_id IN ({marks}) AND blocked_from < ? AND blocked_from > ? AND blocked_until > ?"
         );
         let mut q = sqlx::query(&sql);
         for a in agents {
@@ -223,6 +228,7 @@ impl Store {
         }
         let all = q
             .bind(to_secs(window.end))
+            .bind(to_secs(window.start) - MAX_BLOCK_SECONDS)
             .bind(to_secs(window.start))
             .fetch_all(&self.read)
             .await?;
