@@ -16,6 +16,7 @@ use crate::domain::model::{Agent, Team};
 use crate::domain::routing::rotation;
 use crate::domain::{IanaZone, MeetingLength, TeamMode};
 use crate::error::{AppError, AppResult, Problems, SlotView};
+use crate::store::TeamSnapshot;
 
 /// Longest window one availability call may span.
 pub const MAX_WINDOW_DAYS: i64 = 62;
@@ -144,6 +145,24 @@ pub async fn team_availability(
         start: from,
         end: to,
     };
+    let starts = offered_starts(app, &snapshot, meeting, window, now).await?;
+    Ok(AvailabilityAnswer {
+        team: team.slug.to_string(),
+        timezone: zone.name().to_owned(),
+        duration: meeting.minutes(),
+        slots: SlotList::new(starts, meeting.minutes(), zone.tz()),
+    })
+}
+
+/// The starts a team offers in `window`: its active candidates' free slots, pooled or strict per the team.
+pub async fn offered_starts(
+    app: &App,
+    snapshot: &TeamSnapshot,
+    meeting: MeetingLength,
+    window: Span,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<DateTime<Utc>>> {
+    let team = &snapshot.team;
     let policy = team.policy(meeting);
     let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, snapshot.queue.clone())
         .into_iter()
@@ -154,17 +173,11 @@ pub async fn team_availability(
         .iter()
         .filter_map(|a| busy.get(&a.id).map(|b| a.calendar_view(b)))
         .collect();
-    let starts = match team.mode {
+    Ok(match team.mode {
         TeamMode::Pooled => pooled_slots(&calendars, &policy, window, now),
         TeamMode::Strict => strict_slots(&calendars, &policy, window, now)
             .map(|(_, s)| s)
             .unwrap_or_default(),
-    };
-    Ok(AvailabilityAnswer {
-        team: team.slug.to_string(),
-        timezone: zone.name().to_owned(),
-        duration: meeting.minutes(),
-        slots: SlotList::new(starts, meeting.minutes(), zone.tz()),
     })
 }
 

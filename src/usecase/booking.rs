@@ -14,14 +14,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::availability::{
-    busy_blocks, load_team, ordered_candidates, parse_duration, parse_instant, widen,
+    busy_blocks, load_team, offered_starts, ordered_candidates, parse_duration, parse_instant,
+    widen,
 };
 use super::views::{booking_view, slot_view, visitor_tz, BookingView};
 use super::App;
 use crate::calendar::EventRequest;
-use crate::domain::availability::{
-    check_slot, check_timing, pooled_slots, SlotCheck, SlotPolicy, Span, Timing,
-};
+use crate::domain::availability::{check_slot, check_timing, SlotCheck, SlotPolicy, Span, Timing};
 use crate::domain::model::{
     activity_data, ActivityType, Agent, Meeting, MeetingStatus, RoutingTrace, SkippedAgent, Team,
     Visitor,
@@ -523,23 +522,15 @@ async fn alternatives_after(
     tz: Option<chrono_tz::Tz>,
 ) -> AppResult<Vec<SlotView>> {
     let now = app.now();
-    let policy = team.policy(meeting);
     let window = Span {
         start: after.max(now),
         end: after.max(now) + Duration::days(14),
     };
-    let snapshot = app.store.team_snapshot(team.slug.as_str()).await?;
-    let queue = snapshot.map(|s| s.queue.clone()).unwrap_or_default();
-    let candidates: Vec<Agent> = queue
-        .into_iter()
-        .filter(|a| !a.paused && a.connected())
-        .collect();
-    let busy = busy_blocks(app, &candidates, widen(window, &policy)).await?;
-    let calendars: Vec<_> = candidates
-        .iter()
-        .filter_map(|a| busy.get(&a.id).map(|b| a.calendar_view(b)))
-        .collect();
-    Ok(pooled_slots(&calendars, &policy, window, now)
+    let Some(snapshot) = app.store.team_snapshot(team.slug.as_str()).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(offered_starts(app, &snapshot, meeting, window, now)
+        .await?
         .into_iter()
         .filter(|s| *s != after)
         .take(ALTERNATIVES)
