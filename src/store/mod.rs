@@ -96,14 +96,18 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000")
             .pragma("mmap_size", "268435456");
+        // A pinged connection costs a worker-thread round trip per acquire; a broken local file would fail
+        // the statement anyway, so skip the ping.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&write).await.map_err(sqlx::Error::from)?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .min_connections(1)
             .connect_with(options.read_only(true))
             .await?;
