@@ -5,7 +5,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
 use super::auth::Chat;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::error::{AppError, AppResult};
 use crate::usecase::availability::{team_availability, AvailabilityAnswer, AvailabilityQuery};
 use crate::usecase::booking::{
@@ -131,10 +131,10 @@ pub async fn cancel(
     app: web::Data<App>,
     _caller: Chat,
     id: web::Path<String>,
-    body: ApiJson<CancelRequest>,
+    body: OptionalJson<CancelRequest>,
 ) -> AppResult<web::Json<BookingView>> {
     Ok(web::Json(
-        cancel_booking(&app, parse_id(&id, "booking")?, &body.value).await?,
+        cancel_booking(&app, parse_id(&id, "booking")?, &body.0).await?,
     ))
 }
 

@@ -44,6 +44,9 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
     if raw.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(AppError::Malformed("the request needs a JSON body".into()));
     }
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AppError::Malformed("the body must be a JSON object".into()));
+    }
     let mut de = serde_json::Deserializer::from_slice(raw);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -72,18 +75,38 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let bytes = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let raw = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code()
-                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
-                    AppError::PayloadTooLarge
-                } else {
-                    AppError::Malformed(format!("could not read the body: {e}"))
-                }
-            })?;
+            let raw = bytes.await.map_err(read_error)?;
             let value = parse_json(&raw)?;
             Ok(ApiJson { value, raw })
         })
+    }
+}
+
+/// A JSON body that may be left out entirely (then the type's default), for requests whose fields are all
+/// optional, like a cancel without a reason.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let bytes = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let raw = bytes.await.map_err(read_error)?;
+            if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                return Ok(OptionalJson(T::default()));
+            }
+            parse_json(&raw).map(OptionalJson)
+        })
+    }
+}
+
+fn read_error(e: actix_web::Error) -> AppError {
+    if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge
+    } else {
+        AppError::Malformed(format!("could not read the body: {e}"))
     }
 }
 
@@ -152,6 +175,10 @@ mod tests {
         ));
         assert!(matches!(
             parse_json::<Outer>(br#"{"visitor":{"email":"a"}} x"#).unwrap_err(),
+            AppError::Malformed(_)
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(b" [] ").unwrap_err(),
             AppError::Malformed(_)
         ));
         assert!(matches!(

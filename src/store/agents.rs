@@ -55,6 +55,37 @@ impl Store {
         Ok(())
     }
 
+    /// Before an agent leaves a queue (one team, or all with `None`): where the agent holds the round-robin
+    /// pointer, the pointer moves to the live agent before it in the queue (wrapping), so the rotation goes
+    /// on with the agent after the one leaving, as if it had never been there.
+    async fn hand_back_pointer_in(
+        &self,
+        tx: &mut Tx,
+        agent: Uuid,
+        team: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE teams SET last_agent_id = COALESCE( \
+               (SELECT m.agent_id FROM team_members m JOIN agents a ON a.id = m.agent_id \
+                 WHERE m.team_id = teams.id AND a.deleted_at IS NULL AND m.agent_id != ? \
+                   AND m.position < (SELECT position FROM team_members WHERE team_id = teams.id AND agent_id = ?) \
+                 ORDER BY m.position DESC LIMIT 1), \
+               (SELECT m.agent_id FROM team_members m JOIN agents a ON a.id = m.agent_id \
+                 WHERE m.team_id = teams.id AND a.deleted_at IS NULL AND m.agent_id != ? \
+                 ORDER BY m.position DESC LIMIT 1)) \
+             WHERE last_agent_id = ? AND (? IS NULL OR id = ?)",
+        )
+        .bind(agent.to_string())
+        .bind(agent.to_string())
+        .bind(agent.to_string())
+        .bind(agent.to_string())
+        .bind(team)
+        .bind(team)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Keeps memberships in teams still listed (and their positions); joins new teams at the queue's end.
     async fn set_memberships_in(
         &self,
@@ -70,6 +101,7 @@ impl Store {
                 .await?;
         for team in &current {
             if !team_ids.iter().any(|t| &t.to_string() == team) {
+                self.hand_back_pointer_in(tx, agent, Some(team)).await?;
                 sqlx::query("DELETE FROM team_members WHERE agent_id = ? AND team_id = ?")
                     .bind(&agent_s)
                     .bind(team)
@@ -141,6 +173,7 @@ impl Store {
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        self.hand_back_pointer_in(&mut tx, id, None).await?;
         let done =
             sqlx::query("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
                 .bind(to_secs(now))

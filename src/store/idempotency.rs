@@ -18,10 +18,18 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// A key this request holds: its scope, the key, and the token of this claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedKey {
+    pub scope: String,
+    pub key: String,
+    token: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The key is ours: process the request.
-    Started,
+    Started(ClaimedKey),
     /// The first request finished: answer with its response.
     Replay(StoredResponse),
     /// The key was used with another body.
@@ -38,20 +46,26 @@ impl Store {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Claim> {
+        let claimed = ClaimedKey {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            token: uuid::Uuid::now_v7().to_string(),
+        };
         // The common case, a new key, is one statement; anything else is decided in a transaction below.
         let fresh = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, created_at) \
-             VALUES (?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
+             created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
         )
         .bind(scope)
         .bind(key)
         .bind(request_hash)
         .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
         .bind(to_secs(now))
+        .bind(&claimed.token)
         .execute(&self.write)
         .await?;
         if fresh.rows_affected() == 1 {
-            return Ok(Claim::Started);
+            return Ok(Claim::Started(claimed));
         }
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(
@@ -85,62 +99,72 @@ impl Store {
                 }
             }
         }
+        // Expired, or a claim whose lease ran out: take it over with a new token.
         sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, created_at) \
-             VALUES (?, ?, ?, NULL, NULL, ?, ?) \
+            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
+             created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) \
              ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, \
-             response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at",
+             response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at, \
+             claim_token = excluded.claim_token",
         )
         .bind(scope)
         .bind(key)
         .bind(request_hash)
         .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
         .bind(to_secs(now))
+        .bind(&claimed.token)
         .execute(&mut *tx)
         .await?;
         self.commit(tx).await?;
-        Ok(Claim::Started)
+        Ok(Claim::Started(claimed))
     }
 
-    /// Saves the final response under the key, inside the transaction that made the change it reports.
+    /// Saves the response under the key, inside the transaction that made the change it reports. False
+    /// when this request no longer holds the claim (its lease ran out and another took over): the caller
+    /// must roll back.
     pub async fn save_idempotent_response_in(
         &self,
         tx: &mut Tx,
-        scope: &str,
-        key: &str,
+        claim: &ClaimedKey,
         response: &StoredResponse,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE idempotency_keys SET response_status = ?, response_body = ? WHERE scope = ? AND key = ?")
-            .bind(response.status as i64)
-            .bind(&response.body)
-            .bind(scope)
-            .bind(key)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys SET response_status = ?, response_body = ? \
+             WHERE scope = ? AND key = ? AND claim_token = ?",
+        )
+        .bind(response.status as i64)
+        .bind(&response.body)
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .bind(&claim.token)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Saves a final response outside any other change (a refusal, or a body updated after the fact).
+    /// Saves a response outside any other change (a refusal); false when the claim was lost.
     pub async fn save_idempotent_response(
         &self,
-        scope: &str,
-        key: &str,
+        claim: &ClaimedKey,
         response: &StoredResponse,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        self.save_idempotent_response_in(&mut tx, scope, key, response)
+        let owned = self
+            .save_idempotent_response_in(&mut tx, claim, response)
             .await?;
         self.commit(tx).await?;
-        Ok(())
+        Ok(owned)
     }
 
-    /// Lets the key go after a failure that must not be replayed (a server error): a retry starts afresh.
-    pub async fn release_idempotency_key(&self, scope: &str, key: &str) -> StoreResult<()> {
+    /// Lets the key go after a failure that must not be replayed (bad input, a server error): a retry
+    /// starts afresh. Only this request's own, unfinished claim is removed.
+    pub async fn release_idempotency_key(&self, claim: &ClaimedKey) -> StoreResult<()> {
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND response_status IS NULL",
+            "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claim_token = ? AND response_status IS NULL",
         )
-        .bind(scope)
-        .bind(key)
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .bind(&claim.token)
         .execute(&self.write)
         .await?;
         Ok(())

@@ -25,7 +25,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::domain::model::{Agent, Team};
 
 pub use activities::{ActivityRow, NewActivity};
-pub use idempotency::{Claim, StoredResponse};
+pub use idempotency::{Claim, ClaimedKey, StoredResponse};
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
 pub use teams::TeamPatch;
 

@@ -28,7 +28,7 @@ use crate::domain::model::{
 use crate::domain::routing::{classify, CandidateState, RoutingStep, SkipReason};
 use crate::domain::{IanaZone, MeetingLength, VisitorEmail};
 use crate::error::{AppError, AppResult, Problems, SlotView};
-use crate::store::{Claim, NewActivity, StoredResponse, Tx};
+use crate::store::{Claim, ClaimedKey, NewActivity, StoredResponse, Tx};
 
 /// How many free slots a 409 offers instead.
 const ALTERNATIVES: usize = 5;
@@ -64,7 +64,7 @@ pub struct BookingRequest {
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     pub reason: Option<String>,
@@ -218,14 +218,15 @@ pub async fn book(
 ) -> AppResult<Answer> {
     let key = idem.key.ok_or(AppError::MissingIdempotencyKey)?;
     let now = app.now();
-    let (valid, queue) = validate_booking(app, req, now).await?;
+    // The key is looked up before anything else: a retry gets the stored answer even when the request,
+    // checked again now, would no longer pass (its slot is now inside the notice, say).
     let hash = request_hash(idem.body);
-    match app
+    let claim = match app
         .store
         .claim_idempotency_key(idem.scope, key, &hash, now)
         .await?
     {
-        Claim::Started => {}
+        Claim::Started(claim) => claim,
         Claim::Replay(r) => {
             return Ok(Answer {
                 status: r.status,
@@ -234,27 +235,26 @@ pub async fn book(
         }
         Claim::Mismatch => return Err(AppError::IdempotencyKeyReused),
         Claim::InFlight => return Err(AppError::IdempotencyKeyInFlight),
-    }
-    match book_claimed(app, valid, queue, idem.scope, key).await {
+    };
+    let outcome = match validate_booking(app, req, now).await {
+        Ok((valid, queue)) => book_claimed(app, valid, queue, &claim).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok(answer) => Ok(answer),
         Err(AppError::SlotTaken { alternatives }) => {
             // A lost race is a final answer for this key, as Stripe does: a retry gets the same 409.
             let body = serde_json::to_string(&crate::http::problem::slot_taken_body(&alternatives))
                 .expect("json");
-            app.store
-                .save_idempotent_response(
-                    idem.scope,
-                    key,
-                    &StoredResponse {
-                        status: 409,
-                        body: body.clone(),
-                    },
-                )
-                .await?;
+            let stored = StoredResponse { status: 409, body };
+            if !app.store.save_idempotent_response(&claim, &stored).await? {
+                return Err(AppError::IdempotencyKeyInFlight);
+            }
             Err(AppError::SlotTaken { alternatives })
         }
         Err(e) => {
-            if let Err(release) = app.store.release_idempotency_key(idem.scope, key).await {
+            // Bad input and faults are not saved: the client may fix the request and retry with the key.
+            if let Err(release) = app.store.release_idempotency_key(&claim).await {
                 tracing::error!(error = %release, "could not release idempotency key");
             }
             Err(e)
@@ -323,8 +323,7 @@ async fn book_claimed(
     app: &App,
     b: ValidBooking,
     queue: Vec<Agent>,
-    scope: &str,
-    key: &str,
+    claim: &ClaimedKey,
 ) -> AppResult<Answer> {
     let policy = b.team.policy(b.meeting);
     let end = b.start + Duration::minutes(b.meeting.minutes() as i64);
@@ -397,17 +396,19 @@ async fn book_claimed(
     record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
     let body = serde_json::to_string(&booking_view(&meeting, &agent, &app.config.public_url))
         .expect("json");
-    app.store
-        .save_idempotent_response_in(
-            &mut tx,
-            scope,
-            key,
-            &StoredResponse {
-                status: 201,
-                body: body.clone(),
-            },
-        )
-        .await?;
+    let stored = StoredResponse {
+        status: 201,
+        body: body.clone(),
+    };
+    if !app
+        .store
+        .save_idempotent_response_in(&mut tx, claim, &stored)
+        .await?
+    {
+        // Our lease ran out and a retry took the key over: it books, we do not.
+        tx.rollback().await?;
+        return Err(AppError::IdempotencyKeyInFlight);
+    }
     app.store.commit(tx).await?;
 
     let (view, created) = create_calendar_event(app, meeting, &agent).await;
@@ -425,16 +426,13 @@ async fn book_claimed(
             view.calendar_event.video_link.as_deref(),
         )
         .await?;
+    let stored = StoredResponse {
+        status: 201,
+        body: body.clone(),
+    };
+    // The key is ours: the booking transaction saved its response under our claim.
     app.store
-        .save_idempotent_response_in(
-            &mut tx,
-            scope,
-            key,
-            &StoredResponse {
-                status: 201,
-                body: body.clone(),
-            },
-        )
+        .save_idempotent_response_in(&mut tx, claim, &stored)
         .await?;
     app.store.commit(tx).await?;
     Ok(Answer { status: 201, body })
@@ -623,17 +621,20 @@ pub async fn reschedule_booking(
     let end = start + Duration::minutes(meeting_len.minutes() as i64);
     let blocked = team.blocked_range(start, meeting_len);
 
-    // The same agent first; then the rotation, in order, skipping that agent.
     let mut skipped = Vec::new();
-    let mut tries: Vec<(Agent, RoutingStep, bool)> =
-        vec![(old_agent.clone(), RoutingStep::RoundRobin, false)];
+    // The same agent first, while it is still in the team's queue; then the rotation, in order.
+    let still_queued = queue.iter().any(|a| a.id == old_agent.id);
+    let mut tries: Vec<(Agent, bool)> = Vec::new();
+    if still_queued {
+        tries.push((old_agent.clone(), false));
+    }
     tries.extend(
         ordered_candidates(team.last_agent_id, queue)
             .into_iter()
             .filter(|a| a.id != old_agent.id)
-            .map(|a| (a, RoutingStep::RoundRobin, true)),
+            .map(|a| (a, true)),
     );
-    for (agent, step, by_rotation) in tries {
+    for (agent, by_rotation) in tries {
         let verdict = screen_all(
             app,
             std::slice::from_ref(&agent),
@@ -674,9 +675,14 @@ pub async fn reschedule_booking(
                 detail: "the booking was cancelled meanwhile".into(),
             });
         }
-        let routing = RoutingTrace {
-            step,
-            skipped: skipped.clone(),
+        // Kept by the same agent, the meeting keeps the trace of how it was first routed.
+        let routing = if by_rotation {
+            RoutingTrace {
+                step: RoutingStep::RoundRobin,
+                skipped: skipped.clone(),
+            }
+        } else {
+            current.routing.clone()
         };
         app.store
             .reschedule_meeting_in(&mut tx, id, agent.id, start, end, blocked, &routing, now)

@@ -219,6 +219,12 @@ async fn an_idempotent_retry_returns_the_same_answer_and_books_nothing_twice() {
         1
     );
     assert_eq!(app.calendars.create_calls(), 1);
+    // A retry much later, when the slot is inside the notice (even past), still gets the stored answer.
+    app.clock.set(at("2026-11-23T09:30:00Z"));
+    let late = app.book_with_key("retry-1", &body).await;
+    assert_eq!(late.status(), 201);
+    assert_eq!(late.json::<Value>().await.unwrap(), first);
+    app.clock.set(default_now());
     // The same key with another body is refused, and changes nothing.
     let other = booking_body("sales", "2026-11-23T09:30:00Z", "v@example.com");
     expect_problem(
@@ -466,4 +472,116 @@ async fn an_agent_in_two_teams_is_never_double_booked() {
             .len(),
         1
     );
+}
+
+#[tokio::test]
+async fn a_refused_request_does_not_use_up_its_key() {
+    let app = spawn_app().await;
+    five_agents(&app).await;
+    let mut bad = booking_body("sales", "2026-11-23T09:00:00Z", "v@example.com");
+    bad["visitor"]["email"] = json!("nope");
+    expect_problem(app.book_with_key("fix-me", &bad).await, 422, "validation").await;
+    // The client fixes the body and retries with the same key.
+    let good = booking_body("sales", "2026-11-23T09:00:00Z", "v@example.com");
+    assert_eq!(app.book_with_key("fix-me", &good).await.status(), 201);
+}
+
+#[tokio::test]
+async fn the_rotation_goes_on_after_the_last_assigned_agent_leaves() {
+    let app = spawn_app().await;
+    app.create_team("sales", json!({})).await;
+    let mut ids = Vec::new();
+    for n in ["A", "B", "C"] {
+        ids.push(
+            app.create_agent(n, "Europe/Amsterdam", &["sales"]).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        agent_name(
+            &app.book_ok("sales", "2026-11-23T08:00:00Z", "a@example.com")
+                .await
+        ),
+        "A"
+    );
+    let b = app
+        .book_ok("sales", "2026-11-23T09:00:00Z", "b@example.com")
+        .await;
+    assert_eq!(agent_name(&b), "B");
+    // B, who took the last meeting, leaves: C is next, as it would have been.
+    let r = app
+        .client
+        .delete(app.url(&format!("/admin/api/agents/{}", ids[1])))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        agent_name(
+            &app.book_ok("sales", "2026-11-23T10:00:00Z", "c@example.com")
+                .await
+        ),
+        "C"
+    );
+    assert_eq!(
+        agent_name(
+            &app.book_ok("sales", "2026-11-23T11:00:00Z", "d@example.com")
+                .await
+        ),
+        "A"
+    );
+    // Moving B's old meeting never lands on B again: the rotation picks among the agents still queued.
+    let id = b["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({"start": "2026-11-23T12:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let moved: Value = r.json().await.unwrap();
+    assert_eq!(agent_name(&moved), "C");
+    // Leaving a team (not deleted) hands the pointer back the same way.
+    let r = app
+        .patch(
+            &format!("/admin/api/agents/{}", ids[2]),
+            ADMIN,
+            &json!({"teams": []}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        agent_name(
+            &app.book_ok("sales", "2026-11-23T13:00:00Z", "e@example.com")
+                .await
+        ),
+        "A"
+    );
+}
+
+#[tokio::test]
+async fn a_same_agent_reschedule_keeps_the_original_trace() {
+    let app = spawn_app().await;
+    five_agents(&app).await;
+    app.busy("one@agents.test", &[("2026-11-23T09:00:00Z", 30)]);
+    let b = app
+        .book_ok("sales", "2026-11-23T09:00:00Z", "v@example.com")
+        .await;
+    assert_eq!(agent_name(&b), "Two");
+    assert_eq!(b["routing"]["skipped"][0]["reason"], "busy");
+    let id = b["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({"start": "2026-11-23T10:00:00Z"}),
+        )
+        .await;
+    let moved: Value = r.json().await.unwrap();
+    assert_eq!(agent_name(&moved), "Two");
+    assert_eq!(moved["routing"], b["routing"]);
 }

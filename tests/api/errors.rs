@@ -69,6 +69,11 @@ async fn malformed_and_oversized_bodies() {
         .await
         .unwrap();
     expect_problem(r, 400, "malformed-request").await;
+    // A JSON array is not the object an endpoint takes, even one that serde could read as a struct.
+    let r = app
+        .post("/admin/api/teams", ADMIN, &json!(["sales", "Sales"]))
+        .await;
+    expect_problem(r, 400, "malformed-request").await;
     let p = expect_problem(
         app.post(
             "/admin/api/teams",

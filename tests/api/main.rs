@@ -9,3 +9,4 @@ mod bookings;
 mod cli;
 mod errors;
 mod ops;
+mod store;
