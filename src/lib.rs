@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod outbox;
 pub mod store;
 pub mod usecase;
 
@@ -120,8 +121,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let application = Application::build(config).await?;
     tracing::info!(port = application.port(), "rondo is listening");
     let housekeeping = tokio::spawn(housekeeping(application.app.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(outbox::work_until_stopped(
+        application.app.clone(),
+        stopped,
+        std::time::Duration::from_millis(500),
+    ));
+    // Serves until SIGTERM/SIGINT: actix stops accepting and finishes in-flight requests first.
     application.run_until_stopped().await?;
     housekeeping.abort();
+    // The worker finishes the job in hand and hands back the rest of its claims.
+    let _ = stop.send(true);
+    if tokio::time::timeout(std::time::Duration::from_secs(30), worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("outbox worker still busy after 30 s; its claims will expire");
+    }
     tracing::info!("rondo stopped");
     Ok(())
 }

@@ -172,6 +172,11 @@ pub struct Meeting {
     pub cancel_reason: Option<String>,
     pub calendar_status: String,
     pub video_link: Option<String>,
+    /// The agent whose calendar holds the meeting's event now (None: no event anywhere).
+    pub calendar_agent_id: Option<Uuid>,
+    /// Bumped by every change the calendar must follow; the calendar caught up with `calendar_synced`.
+    pub calendar_version: i64,
+    pub calendar_synced: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -39,6 +39,7 @@ impl Modify for BearerSchemes {
         admin::teams::create_team, admin::teams::list_teams, admin::teams::get_team, admin::teams::patch_team,
         admin::teams::get_queue, admin::teams::put_queue,
         admin::meetings::list_meetings, admin::meetings::meetings_csv, admin::meetings::patch_meeting,
+        admin::jobs::list_jobs, admin::jobs::retry_job,
         ops::activities, ops::healthz, ops::readyz,
     ),
     components(schemas(SlotView)),
@@ -67,6 +68,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::meetings::meetings_csv)
         .service(admin::meetings::list_meetings)
         .service(admin::meetings::patch_meeting)
+        .service(admin::jobs::list_jobs)
+        .service(admin::jobs::retry_job)
         .service(ops::activities)
         .service(ops::healthz)
         .service(ops::readyz)

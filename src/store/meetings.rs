@@ -112,7 +112,7 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE meetings SET agent_id = ?, starts_at = ?, ends_at = ?, blocked_from = ?, blocked_until = ?, \
-             routing = ?, updated_at = ? WHERE id = ?",
+             routing = ?, updated_at = ?, calendar_version = calendar_version + 1 WHERE id = ?",
         )
         .bind(agent.to_string())
         .bind(to_secs(start))
@@ -136,7 +136,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE meetings SET status = 'cancelled', cancel_reason = ?, updated_at = ? \
+            "UPDATE meetings SET status = 'cancelled', cancel_reason = ?, updated_at = ?, calendar_version = calendar_version + 1 \
              WHERE id = ? AND status = 'booked'",
         )
         .bind(reason)
@@ -147,33 +147,28 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_calendar_result_in(
+    /// Records that the calendar caught up with `version` of the meeting: the event is now in `holder`'s
+    /// calendar (None: in nobody's), with this status and video link.
+    pub async fn record_calendar_sync_in(
         &self,
         tx: &mut Tx,
         id: Uuid,
+        version: i64,
+        holder: Option<Uuid>,
         status: &str,
         video_link: Option<&str>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE meetings SET calendar_status = ?, video_link = COALESCE(?, video_link) WHERE id = ?")
-            .bind(status)
-            .bind(video_link)
-            .bind(id.to_string())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Records the outcome of the calendar call for a meeting.
-    pub async fn set_calendar_result(
-        &self,
-        id: Uuid,
-        status: &str,
-        video_link: Option<&str>,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
-        self.set_calendar_result_in(&mut tx, id, status, video_link)
-            .await?;
-        self.commit(tx).await?;
+        sqlx::query(
+            "UPDATE meetings SET calendar_agent_id = ?, calendar_status = ?, video_link = ?, \
+             calendar_synced_version = MAX(calendar_synced_version, ?) WHERE id = ?",
+        )
+        .bind(holder.map(|h| h.to_string()))
+        .bind(status)
+        .bind(video_link)
+        .bind(version)
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

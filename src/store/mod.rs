@@ -7,6 +7,7 @@
 mod activities;
 mod agents;
 mod idempotency;
+mod jobs;
 mod meetings;
 mod rows;
 mod teams;
@@ -26,6 +27,7 @@ use crate::domain::model::{Agent, Team};
 
 pub use activities::{ActivityRow, NewActivity};
 pub use idempotency::{Claim, ClaimedKey, StoredResponse};
+pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
 pub use teams::TeamPatch;
 

@@ -101,6 +101,9 @@ pub(super) fn meeting(row: &SqliteRow) -> StoreResult<Meeting> {
         cancel_reason: row.try_get("cancel_reason")?,
         calendar_status: row.try_get("calendar_status")?,
         video_link: row.try_get("video_link")?,
+        calendar_agent_id: opt_uuid(row, "calendar_agent_id")?,
+        calendar_version: row.try_get("calendar_version")?,
+        calendar_synced: row.try_get("calendar_synced_version")?,
         created_at: from_secs(row.try_get("created_at")?),
         updated_at: from_secs(row.try_get("updated_at")?),
     })

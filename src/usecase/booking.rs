@@ -19,7 +19,6 @@ use super::availability::{
 };
 use super::views::{booking_view, slot_view, visitor_tz, BookingView};
 use super::App;
-use crate::calendar::EventRequest;
 use crate::domain::availability::{check_slot, check_timing, SlotCheck, SlotPolicy, Span, Timing};
 use crate::domain::model::{
     activity_data, ActivityType, Agent, Meeting, MeetingStatus, RoutingTrace, SkippedAgent, Team,
@@ -28,12 +27,11 @@ use crate::domain::model::{
 use crate::domain::routing::{classify, CandidateState, RoutingStep, SkipReason};
 use crate::domain::{IanaZone, MeetingLength, VisitorEmail};
 use crate::error::{AppError, AppResult, Problems, SlotView};
+use crate::outbox;
 use crate::store::{Claim, ClaimedKey, NewActivity, StoredResponse, Tx};
 
 /// How many free slots a 409 offers instead.
 const ALTERNATIVES: usize = 5;
-/// How long a booking waits for the calendar event before answering with `pending`.
-const INLINE_CALENDAR_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 /// Longest free-text field we keep (names, reasons, ids).
 const MAX_TEXT: usize = 500;
 
@@ -386,6 +384,9 @@ async fn book_claimed(
         cancel_reason: None,
         calendar_status: "pending".into(),
         video_link: None,
+        calendar_agent_id: None,
+        calendar_version: 1,
+        calendar_synced: 0,
         created_at: now,
         updated_at: now,
     };
@@ -394,6 +395,7 @@ async fn book_claimed(
         .set_team_pointer_in(&mut tx, b.team.id, agent.id)
         .await?;
     record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
+    enqueue_calendar_sync(app, &mut tx, meeting.id, now).await?;
     let body = serde_json::to_string(&booking_view(&meeting, &agent, &app.config.public_url))
         .expect("json");
     let stored = StoredResponse {
@@ -411,31 +413,42 @@ async fn book_claimed(
     }
     app.store.commit(tx).await?;
 
-    let (view, created) = create_calendar_event(app, meeting, &agent).await;
-    if !created {
+    outbox::sync_calendar_inline(app, meeting.id).await;
+    let synced = app
+        .store
+        .meeting(meeting.id)
+        .await?
+        .ok_or(AppError::NotFound("booking"))?;
+    if synced.calendar_status == meeting.calendar_status {
         return Ok(Answer { status: 201, body });
     }
     // The answer now carries the event: keep the replayed answer the same as this one.
-    let body = serde_json::to_string(&view).expect("json");
-    let mut tx = app.store.begin_write().await?;
-    app.store
-        .set_calendar_result_in(
-            &mut tx,
-            view.id,
-            "created",
-            view.calendar_event.video_link.as_deref(),
-        )
-        .await?;
+    let body = serde_json::to_string(&booking_view(&synced, &agent, &app.config.public_url))
+        .expect("json");
     let stored = StoredResponse {
         status: 201,
         body: body.clone(),
     };
-    // The key is ours: the booking transaction saved its response under our claim.
+    let mut tx = app.store.begin_write().await?;
     app.store
         .save_idempotent_response_in(&mut tx, claim, &stored)
         .await?;
     app.store.commit(tx).await?;
     Ok(Answer { status: 201, body })
+}
+
+/// Writes the job that makes the agent's calendar follow this meeting change (in the change's transaction).
+async fn enqueue_calendar_sync(
+    app: &App,
+    tx: &mut Tx,
+    meeting: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let first_run = now + Duration::seconds(outbox::FIRST_RUN_DELAY_SECONDS);
+    app.store
+        .insert_job_in(tx, outbox::CALENDAR_SYNC, Some(meeting), first_run, now)
+        .await?;
+    Ok(())
 }
 
 async fn record_activity(
@@ -455,60 +468,6 @@ async fn record_activity(
     };
     app.store.insert_activity_in(tx, &activity).await?;
     Ok(())
-}
-
-fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
-    let who = m
-        .visitor
-        .name
-        .clone()
-        .unwrap_or_else(|| m.visitor.email.clone());
-    let mut description = format!("Meeting booked by rondo with {who} <{}>", m.visitor.email);
-    if let Some(c) = &m.visitor.company {
-        description.push_str(&format!("\nCompany: {c}"));
-    }
-    if let Some(z) = &m.visitor.timezone {
-        description.push_str(&format!("\nVisitor's time zone: {z}"));
-    }
-    EventRequest {
-        meeting_id: m.id,
-        start: m.start,
-        end: m.end,
-        summary: format!("Meeting with {who} ({})", agent.name),
-        description,
-        attendee_email: m.visitor.email.clone(),
-        attendee_name: m.visitor.name.clone(),
-    }
-}
-
-/// Tries the calendar event inline so the answer can carry the video link; says whether it was created.
-/// On failure the meeting keeps `pending`: it stays booked (the database is the source of truth).
-async fn create_calendar_event(
-    app: &App,
-    mut meeting: Meeting,
-    agent: &Agent,
-) -> (BookingView, bool) {
-    let mut created = false;
-    if let Some(cal) = app.calendars.for_agent(agent) {
-        let request = event_request(&meeting, agent);
-        match tokio::time::timeout(INLINE_CALENDAR_DEADLINE, cal.create_event(agent, &request))
-            .await
-        {
-            Ok(Ok(event)) => {
-                meeting.calendar_status = "created".into();
-                meeting.video_link = event.video_link;
-                created = true;
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(meeting = %meeting.id, error = %e, "calendar event not created yet")
-            }
-            Err(_) => tracing::warn!(meeting = %meeting.id, "calendar event creation timed out"),
-        }
-    }
-    (
-        booking_view(&meeting, agent, &app.config.public_url),
-        created,
-    )
 }
 
 /// The next free slots of the team from `after` on (never `after` itself), in the visitor's zone.
@@ -575,16 +534,14 @@ pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResu
         .ok_or(AppError::NotFound("booking"))?;
     if changed {
         record_activity(app, &mut tx, ActivityType::Cancelled, &meeting, &agent, now).await?;
+        enqueue_calendar_sync(app, &mut tx, id, now).await?;
     }
     app.store.commit(tx).await?;
     if changed {
-        if let Some(cal) = app.calendars.for_agent(&agent) {
-            if let Err(e) = cal.delete_event(&agent, id).await {
-                tracing::warn!(meeting = %id, error = %e, "calendar event not deleted yet");
-            }
-        }
+        outbox::sync_calendar_inline(app, id).await;
     }
-    Ok(booking_view(&meeting, &agent, &app.config.public_url))
+    let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
+    Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url))
 }
 
 /// Moves a booking: the same agent when free at the new time, else the rotation picks (and the pointer
@@ -706,38 +663,13 @@ pub async fn reschedule_booking(
             now,
         )
         .await?;
+        enqueue_calendar_sync(app, &mut tx, id, now).await?;
         app.store.commit(tx).await?;
-        move_calendar_event(app, &updated, &old_agent, &agent).await;
+        outbox::sync_calendar_inline(app, id).await;
         let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
         return Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url));
     }
     let alternatives =
         alternatives_after(app, &team, meeting_len, start, visitor_tz(&old.visitor)).await?;
     Err(AppError::SlotTaken { alternatives })
-}
-
-async fn move_calendar_event(app: &App, m: &Meeting, old_agent: &Agent, agent: &Agent) {
-    let request = event_request(m, agent);
-    if old_agent.id == agent.id {
-        if let Some(cal) = app.calendars.for_agent(agent) {
-            if let Err(e) = cal.update_event(agent, &request).await {
-                tracing::warn!(meeting = %m.id, error = %e, "calendar event not moved yet");
-            }
-        }
-        return;
-    }
-    if let Some(cal) = app.calendars.for_agent(old_agent) {
-        if let Err(e) = cal.delete_event(old_agent, m.id).await {
-            tracing::warn!(meeting = %m.id, error = %e, "old calendar event not deleted yet");
-        }
-    }
-    let (view, created) = create_calendar_event(app, m.clone(), agent).await;
-    let status = if created { "created" } else { "pending" };
-    if let Err(e) = app
-        .store
-        .set_calendar_result(m.id, status, view.calendar_event.video_link.as_deref())
-        .await
-    {
-        tracing::error!(meeting = %m.id, error = %e, "could not record the calendar event");
-    }
 }

@@ -9,4 +9,5 @@ mod bookings;
 mod cli;
 mod errors;
 mod ops;
+mod outbox;
 mod store;

@@ -65,3 +65,44 @@ async fn a_taken_over_claim_can_no_longer_save_its_answer() {
         Claim::Mismatch
     );
 }
+
+#[tokio::test]
+async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(
+        &format!("sqlite://{}/s.db?mode=rwc", dir.path().display()),
+        true,
+    )
+    .await
+    .unwrap();
+    let t0 = default_now();
+    let mut tx = store.begin_write().await.unwrap();
+    let id = store
+        .insert_job_in(&mut tx, "calendar.sync", None, t0, t0)
+        .await
+        .unwrap();
+    store.commit(tx).await.unwrap();
+    let lease = chrono::Duration::seconds(120);
+    let first = store.claim_due_jobs(t0, lease, 10).await.unwrap();
+    assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), [id]);
+    // The worker "dies" holding it: nobody else takes it while the lease holds...
+    assert!(store
+        .claim_due_jobs(t0 + chrono::Duration::seconds(60), lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // ...and the next worker does once it has run out, as the job's second attempt.
+    let again = store
+        .claim_due_jobs(t0 + chrono::Duration::seconds(121), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    // A clean shutdown hands a claim back without counting it.
+    store.release_jobs(&[id]).await.unwrap();
+    let third = store
+        .claim_due_jobs(t0 + chrono::Duration::seconds(122), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(third[0].attempts, 2);
+}

@@ -232,6 +232,27 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Runs the outbox jobs due at the test clock's "now"; returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        rondo::outbox::run_due_jobs(&self.app).await.unwrap()
+    }
+
+    /// Moves the test clock forward.
+    pub fn advance(&self, d: Duration) {
+        self.clock.set(self.clock.now() + d);
+    }
+
+    pub async fn jobs(&self, status: &str) -> Vec<Value> {
+        let r = self
+            .get(&format!("/admin/api/jobs?status={status}"), ADMIN)
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["jobs"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     /// Marks an agent busy in its calendar for [start, start + minutes).
     pub fn busy(&self, email: &str, blocks: &[(&str, i64)]) {
         self.calendars.set_busy(

@@ -16,6 +16,17 @@ pub struct ScriptedCalendars {
     busy: Mutex<HashMap<String, Vec<Span>>>,
     events: Mutex<HashMap<Uuid, (String, EventRequest)>>,
     creates: Mutex<u32>,
+    /// Errors the next create calls answer with, in order.
+    failing_creates: Mutex<Vec<Failure>>,
+}
+
+/// How a scripted calendar call fails.
+#[derive(Debug, Clone, Copy)]
+pub enum Failure {
+    /// Like a 503: try again later.
+    Unavailable,
+    /// Like a 400: trying again will not help.
+    Refused,
 }
 
 impl ScriptedCalendars {
@@ -30,6 +41,13 @@ impl ScriptedCalendars {
             .iter()
             .map(|(id, (email, e))| (email.clone(), *id, e.start))
             .collect()
+    }
+    /// The next `n` create calls fail this way.
+    pub fn fail_next_creates(&self, n: usize, how: Failure) {
+        self.failing_creates
+            .lock()
+            .unwrap()
+            .extend(std::iter::repeat_n(how, n));
     }
     pub fn create_calls(&self) -> u32 {
         *self.creates.lock().unwrap()
@@ -67,6 +85,20 @@ impl CalendarProvider for ScriptedCalendars {
         event: &EventRequest,
     ) -> Result<CreatedEvent, CalendarError> {
         *self.creates.lock().unwrap() += 1;
+        let failure = {
+            let mut f = self.failing_creates.lock().unwrap();
+            (!f.is_empty()).then(|| f.remove(0))
+        };
+        match failure {
+            Some(Failure::Unavailable) => {
+                return Err(CalendarError::Transient {
+                    message: "503 backendError".into(),
+                    retry_after: None,
+                })
+            }
+            Some(Failure::Refused) => return Err(CalendarError::Rejected("400 badRequest".into())),
+            None => {}
+        }
         self.events
             .lock()
             .unwrap()

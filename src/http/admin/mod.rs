@@ -1,5 +1,6 @@
 //! The admin API: agents, teams and their round-robin queues, and the meetings report.
 
 pub mod agents;
+pub mod jobs;
 pub mod meetings;
 pub mod teams;

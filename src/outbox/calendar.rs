@@ -1,0 +1,114 @@
+//! The calendar job: make the agent's calendar match the meeting as it is now. Working from the meeting's
+//! current state (not from a list of past changes) keeps retries, reorderings and duplicate runs harmless:
+//! a cancelled meeting's event is deleted, a moved one's is moved (or deleted from the old agent's calendar
+//! and created in the new one's), and a meeting already in sync is left alone.
+
+use uuid::Uuid;
+
+use crate::calendar::{CalendarError, EventRequest};
+use crate::domain::model::{Agent, Meeting, MeetingStatus};
+use crate::usecase::App;
+
+/// How a sync ended, for the job runner.
+#[derive(Debug)]
+pub enum SyncError {
+    Calendar(CalendarError),
+    Store(anyhow::Error),
+}
+
+impl From<CalendarError> for SyncError {
+    fn from(e: CalendarError) -> Self {
+        SyncError::Calendar(e)
+    }
+}
+
+fn store<E: Into<anyhow::Error>>(e: E) -> SyncError {
+    SyncError::Store(e.into())
+}
+
+/// What the agent's calendar event says about the meeting.
+pub fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
+    let who = m
+        .visitor
+        .name
+        .clone()
+        .unwrap_or_else(|| m.visitor.email.clone());
+    let mut description = format!("Meeting booked by rondo with {who} <{}>", m.visitor.email);
+    if let Some(c) = &m.visitor.company {
+        description.push_str(&format!("\nCompany: {c}"));
+    }
+    if let Some(z) = &m.visitor.timezone {
+        description.push_str(&format!("\nVisitor's time zone: {z}"));
+    }
+    EventRequest {
+        meeting_id: m.id,
+        start: m.start,
+        end: m.end,
+        summary: format!("Meeting with {who} ({})", agent.name),
+        description,
+        attendee_email: m.visitor.email.clone(),
+        attendee_name: m.visitor.name.clone(),
+    }
+}
+
+async fn agent(app: &App, id: Uuid) -> Result<Agent, SyncError> {
+    app.store
+        .agents_by_ids(&[id])
+        .await
+        .map_err(store)?
+        .pop()
+        .ok_or_else(|| SyncError::Store(anyhow::anyhow!("agent {id} not found")))
+}
+
+/// Brings the meeting's calendar event in line with the meeting. Ok when in sync (or nothing to do).
+pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
+    let Some(m) = app.store.meeting(meeting_id).await.map_err(store)? else {
+        return Ok(());
+    };
+    if m.calendar_synced >= m.calendar_version {
+        return Ok(());
+    }
+    let mut holder = m.calendar_agent_id;
+    let mut link = m.video_link.clone();
+    let wanted = (m.status == MeetingStatus::Booked).then_some(m.agent_id);
+    if let Some(h) = holder.filter(|h| Some(*h) != wanted) {
+        let old = agent(app, h).await?;
+        if let Some(cal) = app.calendars.for_agent(&old) {
+            cal.delete_event(&old, m.id).await?;
+        }
+        holder = None;
+        link = None;
+    }
+    let status = match wanted {
+        None => "deleted",
+        Some(a) => {
+            let owner = agent(app, a).await?;
+            let cal = app.calendars.for_agent(&owner).ok_or_else(|| {
+                CalendarError::Disconnected(format!("agent {} has no calendar connected", owner.id))
+            })?;
+            let request = event_request(&m, &owner);
+            if holder == Some(a) {
+                cal.update_event(&owner, &request).await?;
+            } else {
+                let created = cal.create_event(&owner, &request).await?;
+                link = created.video_link;
+                holder = Some(a);
+            }
+            "created"
+        }
+    };
+    let mut tx = app.store.begin_write().await.map_err(store)?;
+    app.store
+        .record_calendar_sync_in(
+            &mut tx,
+            m.id,
+            m.calendar_version,
+            holder,
+            status,
+            link.as_deref(),
+        )
+        .await
+        .map_err(store)?;
+    app.store.commit(tx).await.map_err(store)?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! The outbox worker (DESIGN.md "Source of truth and effects"). Effects a change owes are written as jobs in
+//! the change's own transaction; this module runs them at least once: claim due jobs with a lease, run each,
+//! then mark it done, schedule the next try (with backoff and jitter), or park it as dead for an admin.
+//! Every effect is idempotent, so a job run twice does its work once.
+
+pub mod calendar;
+pub mod schedule;
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use crate::calendar::CalendarError;
+use crate::store::JobRow;
+use crate::usecase::App;
+use calendar::{sync_meeting_calendar, SyncError};
+
+/// The job that brings a meeting's calendar event in line with the meeting.
+pub const CALENDAR_SYNC: &str = "calendar.sync";
+/// How long a claimed job is a worker's before another may take it.
+pub const LEASE_SECONDS: i64 = 120;
+/// Jobs claimed per round.
+const BATCH: u32 = 16;
+/// How long the inline attempt of a change gets before the job is left to the worker, and how long after
+/// the change the worker first looks at the job (so the inline attempt usually does it alone).
+pub const INLINE_DEADLINE: StdDuration = StdDuration::from_secs(3);
+pub const FIRST_RUN_DELAY_SECONDS: i64 = 10;
+
+enum Outcome {
+    Done,
+    Retry {
+        error: String,
+        retry_after: Option<StdDuration>,
+    },
+    GiveUp(String),
+}
+
+async fn run_job(app: &App, job: &JobRow) -> Outcome {
+    match (job.kind.as_str(), job.meeting_id) {
+        (CALENDAR_SYNC, Some(meeting)) => match sync_meeting_calendar(app, meeting).await {
+            Ok(()) => Outcome::Done,
+            Err(SyncError::Calendar(CalendarError::Transient {
+                message,
+                retry_after,
+            })) => Outcome::Retry {
+                error: message,
+                retry_after,
+            },
+            Err(SyncError::Calendar(e)) => Outcome::GiveUp(e.to_string()),
+            Err(SyncError::Store(e)) => Outcome::Retry {
+                error: format!("database: {e}"),
+                retry_after: None,
+            },
+        },
+        (kind, _) => Outcome::GiveUp(format!("unknown job kind `{kind}`")),
+    }
+}
+
+/// Runs every job due now once (claiming them first); returns how many ran. Tests call this to drain the
+/// outbox deterministically; the background worker calls it in a loop.
+pub async fn run_due_jobs(app: &App) -> anyhow::Result<usize> {
+    run_batch(app, None).await
+}
+
+async fn run_batch(
+    app: &App,
+    stop: Option<&tokio::sync::watch::Receiver<bool>>,
+) -> anyhow::Result<usize> {
+    let now = app.now();
+    let jobs = app
+        .store
+        .claim_due_jobs(now, Duration::seconds(LEASE_SECONDS), BATCH)
+        .await?;
+    for (i, job) in jobs.iter().enumerate() {
+        if stop.is_some_and(|s| *s.borrow()) {
+            // Shutting down: hand back what was claimed but not started, without counting the attempt.
+            let rest: Vec<Uuid> = jobs[i..].iter().map(|j| j.id).collect();
+            app.store.release_jobs(&rest).await?;
+            return Ok(i);
+        }
+        let outcome = run_job(app, job).await;
+        settle(app, job, outcome).await?;
+    }
+    Ok(jobs.len())
+}
+
+async fn settle(app: &App, job: &JobRow, outcome: Outcome) -> anyhow::Result<()> {
+    let now = app.now();
+    match outcome {
+        Outcome::Done => app.store.finish_job(job.id, now).await?,
+        Outcome::Retry { error, retry_after } => {
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
+            match schedule::next_delay(job.attempts, retry_after, jitter) {
+                Some(delay) => {
+                    let at = now + Duration::from_std(delay).unwrap_or(Duration::hours(10));
+                    tracing::warn!(job = %job.id, attempts = job.attempts, %error, retry_at = %at, "job failed; will retry");
+                    app.store.retry_job_later(job.id, at, &error, now).await?;
+                }
+                None => {
+                    tracing::error!(job = %job.id, %error, "job failed for the last time; parked as dead");
+                    app.store.bury_job(job.id, &error, now).await?;
+                }
+            }
+        }
+        Outcome::GiveUp(error) => {
+            tracing::error!(job = %job.id, %error, "job cannot succeed; parked as dead");
+            app.store.bury_job(job.id, &error, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Tries a meeting's calendar sync right away, within `INLINE_DEADLINE`, so an answer can carry the video
+/// link; the job written with the change stays the path of record and finds nothing left to do.
+pub async fn sync_calendar_inline(app: &App, meeting_id: Uuid) {
+    match tokio::time::timeout(INLINE_DEADLINE, sync_meeting_calendar(app, meeting_id)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(meeting = %meeting_id, error = ?e, "calendar not updated yet; the outbox will retry")
+        }
+        Err(_) => {
+            tracing::warn!(meeting = %meeting_id, "calendar call timed out; the outbox will retry")
+        }
+    }
+}
+
+/// The background worker: runs due jobs until `stop` says so, then returns (any job it had claimed but not
+/// started is handed back). Polls every `idle` when there is nothing to do.
+pub async fn work_until_stopped(
+    app: App,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    idle: StdDuration,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let ran = match run_batch(&app, Some(&stop)).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "outbox worker round failed");
+                0
+            }
+        };
+        if ran == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(idle) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Effects owed by a booking are durable jobs: a calendar that is down delays the event, never loses it.
+
+use chrono::Duration;
+use serde_json::{json, Value};
+
+use crate::support::calendar::Failure;
+use crate::support::*;
+
+async fn solo(app: &TestApp) {
+    app.create_team("solo", json!({})).await;
+    app.create_agent("Only", "Europe/Amsterdam", &["solo"])
+        .await;
+}
+
+async fn booking(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_calendar_outage_leaves_the_event_pending_until_it_recovers() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    app.calendars.fail_next_creates(2, Failure::Unavailable);
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    assert_eq!(b["status"], "booked");
+    assert_eq!(b["calendar_event"]["status"], "pending");
+    assert_eq!(b["calendar_event"]["video_link"], Value::Null);
+    let id = b["id"].as_str().unwrap();
+    let pending = app.jobs("pending").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["kind"], "calendar.sync");
+    assert_eq!(pending[0]["meeting_id"], b["id"]);
+    // Not due yet: the inline attempt had its chance first.
+    assert_eq!(app.run_jobs().await, 0);
+    app.advance(Duration::seconds(11));
+    assert_eq!(app.run_jobs().await, 1); // still down: the first retry is due in 5 s ± 20 %
+    assert_eq!(
+        booking(&app, id).await["calendar_event"]["status"],
+        "pending"
+    );
+    let job = &app.jobs("pending").await[0];
+    assert_eq!(job["attempts"], 1);
+    assert!(job["last_error"].as_str().unwrap().contains("503"));
+    app.advance(Duration::seconds(3));
+    assert_eq!(app.run_jobs().await, 0);
+    app.advance(Duration::seconds(4));
+    assert_eq!(app.run_jobs().await, 1);
+    let now = booking(&app, id).await;
+    assert_eq!(now["calendar_event"]["status"], "created");
+    assert_eq!(
+        now["calendar_event"]["video_link"],
+        format!("https://video.test/{}", id.replace('-', ""))
+    );
+    assert_eq!(app.calendars.events().len(), 1);
+    assert_eq!(app.calendars.create_calls(), 3);
+    assert!(app.jobs("pending").await.is_empty());
+    assert_eq!(app.jobs("done").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_event_is_parked_dead_and_an_admin_can_retry_it() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    app.calendars.fail_next_creates(2, Failure::Refused);
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    app.advance(Duration::seconds(11));
+    assert_eq!(app.run_jobs().await, 1);
+    let dead = app.jobs("dead").await;
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]["last_error"].as_str().unwrap().contains("400"),
+        "{}",
+        dead[0]
+    );
+    // More time changes nothing for a dead job.
+    app.advance(Duration::hours(1));
+    assert_eq!(app.run_jobs().await, 0);
+    let job_id = dead[0]["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/admin/api/jobs/{job_id}/retry"),
+            ADMIN,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "pending");
+    assert_eq!(app.run_jobs().await, 1);
+    let id = b["id"].as_str().unwrap();
+    assert_eq!(
+        booking(&app, id).await["calendar_event"]["status"],
+        "created"
+    );
+    assert_eq!(app.calendars.events().len(), 1);
+    let r = app
+        .post(
+            &format!("/admin/api/jobs/{job_id}/retry"),
+            ADMIN,
+            &json!({}),
+        )
+        .await;
+    expect_problem(r, 409, "job-not-dead").await;
+    let r = app
+        .post(
+            "/admin/api/jobs/0190f0b4-0000-7000-8000-000000000000/retry",
+            ADMIN,
+            &json!({}),
+        )
+        .await;
+    expect_problem(r, 404, "not-found").await;
+    expect_problem(
+        app.get("/admin/api/jobs?status=lost", ADMIN).await,
+        422,
+        "validation",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_meeting_cancelled_before_its_event_existed_never_gets_one() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    app.calendars.fail_next_creates(1, Failure::Unavailable);
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    assert_eq!(b["calendar_event"]["status"], "pending");
+    let id = b["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/cancel"),
+            CHAT,
+            &json!({"reason": "changed plans"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    app.advance(Duration::minutes(1));
+    assert_eq!(app.run_jobs().await, 2); // the create's job and the cancel's: both find nothing to do
+    assert!(app.calendars.events().is_empty());
+    assert_eq!(app.calendars.create_calls(), 1);
+    assert_eq!(app.jobs("done").await.len(), 2);
+    assert_eq!(
+        booking(&app, id).await["calendar_event"]["status"],
+        "deleted"
+    );
+}
