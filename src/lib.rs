@@ -54,6 +54,10 @@ impl Application {
             calendars,
             config: Arc::new(config),
             clock,
+            http: reqwest::Client::builder()
+                .user_agent(concat!("rondo/", env!("CARGO_PKG_VERSION")))
+                .timeout(outbox::webhook::TIMEOUT)
+                .build()?,
         };
         let server = serve(app.clone(), listener)?;
         Ok(Self { port, server, app })

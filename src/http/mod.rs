@@ -40,6 +40,8 @@ impl Modify for BearerSchemes {
         admin::teams::get_queue, admin::teams::put_queue,
         admin::meetings::list_meetings, admin::meetings::meetings_csv, admin::meetings::patch_meeting,
         admin::jobs::list_jobs, admin::jobs::retry_job,
+        admin::webhooks::create_endpoint, admin::webhooks::list_endpoints, admin::webhooks::delete_endpoint,
+        admin::webhooks::list_deliveries,
         ops::activities, ops::healthz, ops::readyz,
     ),
     components(schemas(SlotView)),
@@ -68,6 +70,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::meetings::meetings_csv)
         .service(admin::meetings::list_meetings)
         .service(admin::meetings::patch_meeting)
+        .service(admin::webhooks::create_endpoint)
+        .service(admin::webhooks::list_endpoints)
+        .service(admin::webhooks::delete_endpoint)
+        .service(admin::webhooks::list_deliveries)
         .service(admin::jobs::list_jobs)
         .service(admin::jobs::retry_job)
         .service(ops::activities)

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod schedule;
+pub mod webhook;
 
 use std::time::Duration as StdDuration;
 
@@ -50,6 +51,18 @@ async fn run_job(app: &App, job: &JobRow) -> Outcome {
             Err(SyncError::Calendar(e)) => Outcome::GiveUp(e.to_string()),
             Err(SyncError::Store(e)) => Outcome::Retry {
                 error: format!("database: {e}"),
+                retry_after: None,
+            },
+        },
+        (webhook::WEBHOOK_DELIVER, _) => match webhook::deliver(app, job).await {
+            Ok(webhook::Delivery::Delivered) => Outcome::Done,
+            // Nothing left to try (endpoint gone): the delivery row says why.
+            Ok(webhook::Delivery::Dropped(_)) => Outcome::Done,
+            Ok(webhook::Delivery::Failed { error, retry_after }) => {
+                Outcome::Retry { error, retry_after }
+            }
+            Err(e) => Outcome::Retry {
+                error: e.to_string(),
                 retry_after: None,
             },
         },

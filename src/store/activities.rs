@@ -37,6 +37,14 @@ impl Store {
         Ok(())
     }
 
+    pub async fn activity(&self, id: Uuid) -> StoreResult<Option<ActivityRow>> {
+        let r = sqlx::query("SELECT seq, id, type, occurred_at, data FROM activities WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        r.as_ref().map(activity).transpose()
+    }
+
     /// Activities after `after` (a `seq`), oldest first, at most `limit`.
     pub async fn activities_after(&self, after: i64, limit: u32) -> StoreResult<Vec<ActivityRow>> {
         let all = sqlx::query("SELECT seq, id, type, occurred_at, data FROM activities WHERE seq > ? ORDER BY seq LIMIT ?")
@@ -44,18 +52,17 @@ impl Store {
             .bind(limit as i64)
             .fetch_all(&self.read)
             .await?;
-        all.iter()
-            .map(|r| {
-                let data: String = r.try_get("data")?;
-                Ok(ActivityRow {
-                    seq: r.try_get("seq")?,
-                    id: super::rows::uuid(r, "id")?,
-                    kind: r.try_get("type")?,
-                    occurred_at: from_secs(r.try_get("occurred_at")?),
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        all.iter().map(activity).collect()
     }
+}
+
+fn activity(r: &sqlx::sqlite::SqliteRow) -> StoreResult<ActivityRow> {
+    let data: String = r.try_get("data")?;
+    Ok(ActivityRow {
+        seq: r.try_get("seq")?,
+        id: super::rows::uuid(r, "id")?,
+        kind: r.try_get("type")?,
+        occurred_at: from_secs(r.try_get("occurred_at")?),
+        data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
 }

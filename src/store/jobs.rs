@@ -12,6 +12,8 @@ pub struct JobRow {
     pub id: Uuid,
     pub kind: String,
     pub meeting_id: Option<Uuid>,
+    /// What the job acts on when it is not a meeting (a webhook delivery's id).
+    pub target: Option<String>,
     pub status: String,
     pub attempts: u32,
     pub run_at: DateTime<Utc>,
@@ -26,6 +28,7 @@ fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
         id: rows::uuid(r, "id")?,
         kind: r.try_get("kind")?,
         meeting_id: meeting.and_then(|m| Uuid::parse_str(&m).ok()),
+        target: r.try_get("target")?,
         status: r.try_get("status")?,
         attempts: r.try_get::<i64, _>("attempts")? as u32,
         run_at: from_secs(r.try_get("run_at")?),
@@ -52,6 +55,31 @@ impl Store {
         .bind(id.to_string())
         .bind(kind)
         .bind(meeting_id.map(|m| m.to_string()))
+        .bind(to_secs(run_at))
+        .bind(to_secs(now))
+        .bind(to_secs(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// A job acting on `target` (not a meeting).
+    pub async fn insert_target_job_in(
+        &self,
+        tx: &mut Tx,
+        kind: &str,
+        target: &str,
+        run_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Uuid> {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, target, status, attempts, run_at, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(kind)
+        .bind(target)
         .bind(to_secs(run_at))
         .bind(to_secs(now))
         .bind(to_secs(now))

@@ -12,6 +12,7 @@ mod meetings;
 mod rows;
 mod teams;
 mod tokens;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -30,6 +31,7 @@ pub use idempotency::{Claim, ClaimedKey, StoredResponse};
 pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
 pub use teams::TeamPatch;
+pub use webhooks::{DeliveryRow, EndpointRow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

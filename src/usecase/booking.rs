@@ -467,6 +467,22 @@ async fn record_activity(
         data: activity_data(m, agent),
     };
     app.store.insert_activity_in(tx, &activity).await?;
+    // One delivery per subscribed endpoint, committed with the activity (the outbox delivers it).
+    for endpoint in app.store.endpoints_for_in(tx, kind.as_str()).await? {
+        let delivery = app
+            .store
+            .insert_delivery_in(tx, endpoint, activity.id, now)
+            .await?;
+        app.store
+            .insert_target_job_in(
+                tx,
+                outbox::webhook::WEBHOOK_DELIVER,
+                &delivery.to_string(),
+                now,
+                now,
+            )
+            .await?;
+    }
     Ok(())
 }
 

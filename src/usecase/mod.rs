@@ -33,6 +33,8 @@ pub struct App {
     pub calendars: Calendars,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    /// The one HTTP client for rondo's own outgoing calls (webhooks).
+    pub http: reqwest::Client,
 }
 
 impl App {

@@ -11,3 +11,4 @@ mod errors;
 mod ops;
 mod outbox;
 mod store;
+mod webhooks;

@@ -5,5 +5,6 @@
 
 pub mod app;
 pub mod calendar;
+pub mod receiver;
 
 pub use app::*;

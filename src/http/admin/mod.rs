@@ -4,3 +4,4 @@ pub mod agents;
 pub mod jobs;
 pub mod meetings;
 pub mod teams;
+pub mod webhooks;

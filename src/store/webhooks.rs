@@ -1,0 +1,205 @@
+//! Webhook endpoints and their deliveries.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{from_secs, rows, to_secs, Store, StoreError, StoreResult, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointRow {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: Uuid,
+    pub endpoint_id: Uuid,
+    pub activity_id: Uuid,
+    pub status: String,
+    pub attempts: u32,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn endpoint(r: &sqlx::sqlite::SqliteRow) -> StoreResult<EndpointRow> {
+    let events: String = r.try_get("events")?;
+    Ok(EndpointRow {
+        id: rows::uuid(r, "id")?,
+        url: r.try_get("url")?,
+        events: serde_json::from_str(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        secret: r.try_get("secret")?,
+        disabled_reason: r.try_get("disabled_reason")?,
+        created_at: from_secs(r.try_get("created_at")?),
+    })
+}
+
+fn delivery(r: &sqlx::sqlite::SqliteRow) -> StoreResult<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: rows::uuid(r, "id")?,
+        endpoint_id: rows::uuid(r, "endpoint_id")?,
+        activity_id: rows::uuid(r, "activity_id")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        last_status_code: r
+            .try_get::<Option<i64>, _>("last_status_code")?
+            .map(|c| c as u16),
+        last_error: r.try_get("last_error")?,
+        created_at: from_secs(r.try_get("created_at")?),
+        updated_at: from_secs(r.try_get("updated_at")?),
+    })
+}
+
+impl Store {
+    pub async fn insert_endpoint(&self, e: &EndpointRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO webhook_endpoints (id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(e.id.to_string())
+            .bind(&e.url)
+            .bind(serde_json::to_string(&e.events).expect("list serializes"))
+            .bind(&e.secret)
+            .bind(to_secs(e.created_at))
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list_endpoints(&self) -> StoreResult<Vec<EndpointRow>> {
+        let all = sqlx::query(
+            "SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        all.iter().map(endpoint).collect()
+    }
+
+    /// A live (not deleted) endpoint.
+    pub async fn endpoint(&self, id: Uuid) -> StoreResult<Option<EndpointRow>> {
+        let r = sqlx::query("SELECT * FROM webhook_endpoints WHERE id = ? AND deleted_at IS NULL")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        r.as_ref().map(endpoint).transpose()
+    }
+
+    pub async fn delete_endpoint(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(to_secs(now))
+        .bind(id.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stops deliveries to an endpoint (it answered 410 Gone).
+    pub async fn disable_endpoint(
+        &self,
+        id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE id = ?",
+        )
+        .bind(to_secs(now))
+        .bind(reason)
+        .bind(id.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Enabled endpoints that subscribe to this event type, as seen inside a write transaction.
+    pub async fn endpoints_for_in(&self, tx: &mut Tx, event_type: &str) -> StoreResult<Vec<Uuid>> {
+        let all = sqlx::query(
+            "SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL AND disabled_at IS NULL",
+        )
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(all
+            .iter()
+            .map(endpoint)
+            .collect::<StoreResult<Vec<_>>>()?
+            .into_iter()
+            .filter(|e| e.events.iter().any(|t| t == event_type))
+            .map(|e| e.id)
+            .collect())
+    }
+
+    pub async fn insert_delivery_in(
+        &self,
+        tx: &mut Tx,
+        endpoint_id: Uuid,
+        activity_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Uuid> {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, endpoint_id, activity_id, status, created_at, updated_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(endpoint_id.to_string())
+        .bind(activity_id.to_string())
+        .bind(to_secs(now))
+        .bind(to_secs(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn delivery(&self, id: Uuid) -> StoreResult<Option<DeliveryRow>> {
+        let r = sqlx::query("SELECT * FROM webhook_deliveries WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        r.as_ref().map(delivery).transpose()
+    }
+
+    /// Records one delivery attempt's outcome (`delivered`, `failed` (will retry) or `dead`).
+    pub async fn record_delivery(
+        &self,
+        id: Uuid,
+        status: &str,
+        code: Option<u16>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, last_status_code = ?, \
+             last_error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(status)
+        .bind(code.map(|c| c as i64))
+        .bind(error)
+        .bind(to_secs(now))
+        .bind(id.to_string())
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// The endpoint's deliveries, newest first.
+    pub async fn list_deliveries(
+        &self,
+        endpoint_id: Uuid,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRow>> {
+        let all = sqlx::query(
+            "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(endpoint_id.to_string())
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        all.iter().map(delivery).collect()
+    }
+}
