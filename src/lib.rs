@@ -166,15 +166,15 @@ pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Re
     Ok(())
 }
 
-/// Periodic clean-up: forgets idempotency keys past their lifetime. Safe to run on every replica.
+/// Periodic clean-up, hourly: see `usecase::retention::purge_expired`. Safe to run on every replica.
 async fn housekeeping(app: App) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
-        match app.store.purge_idempotency_keys(app.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired idempotency keys removed"),
-            Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
+        match usecase::retention::purge_expired(&app).await {
+            Ok(p) if p.is_empty() => {}
+            Ok(p) => tracing::info!(?p, "expired data purged"),
+            Err(e) => tracing::warn!(error = %e, "could not purge expired data"),
         }
     }
 }

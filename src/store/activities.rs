@@ -37,6 +37,35 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets activities that occurred before `before`, with their webhook deliveries, and finished jobs
+    /// last touched before it; returns (activities, deliveries, jobs) removed.
+    pub async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<(u64, u64, u64)> {
+        let mut tx = self.begin_write().await?;
+        let deliveries = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'dead') \
+             AND activity_id IN (SELECT id FROM activities WHERE occurred_at < ?)",
+        )
+        .bind(to_secs(before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let activities = sqlx::query(
+            "DELETE FROM activities WHERE occurred_at < ? \
+             AND id NOT IN (SELECT activity_id FROM webhook_deliveries)",
+        )
+        .bind(to_secs(before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let jobs = sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < ?")
+            .bind(to_secs(before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.commit(tx).await?;
+        Ok((activities, deliveries, jobs))
+    }
+
     pub async fn activity(&self, id: Uuid) -> StoreResult<Option<ActivityRow>> {
         let r = sqlx::query("SELECT seq, id, type, occurred_at, data FROM activities WHERE id = ?")
             .bind(id.to_string())

@@ -3,6 +3,7 @@
 
 pub mod availability;
 pub mod booking;
+pub mod retention;
 pub mod views;
 
 use std::sync::Arc;

@@ -99,3 +99,31 @@ async fn activities_are_pulled_in_order_with_a_cursor() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn activities_older_than_the_retention_are_purged() {
+    let app = spawn_app().await; // RONDO_RETENTION_DAYS: 90 (the default)
+    app.create_team("sales", json!({"horizon_days": 365})).await;
+    app.create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
+    app.book_ok("sales", "2026-11-23T09:00:00Z", "old@example.com")
+        .await;
+    app.advance(chrono::Duration::days(60));
+    app.book_ok("sales", "2027-01-25T09:00:00Z", "newer@example.com")
+        .await;
+    app.advance(chrono::Duration::days(31)); // the first activity is now 91 days old, the second 31
+    app.run_jobs().await;
+    let purged = rondo::usecase::retention::purge_expired(&app.app)
+        .await
+        .unwrap();
+    assert_eq!(purged.activities, 1);
+    let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
+    let left = feed["activities"].as_array().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["data"]["visitor"]["email"], "newer@example.com");
+    // The meetings report keeps both meetings.
+    assert_eq!(
+        app.meetings("").await["meetings"].as_array().unwrap().len(),
+        2
+    );
+}
