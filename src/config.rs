@@ -109,6 +109,20 @@ pub struct Settings {
     /// SQLite `synchronous` mode: FULL survives a power cut, NORMAL only a process crash.
     #[arg(long, env = "RONDO_SQLITE_SYNCHRONOUS", default_value = "full")]
     pub sqlite_synchronous: String,
+    /// SMTP server for emails (smtp://host:25, smtp://host:587?tls=required, smtps://user:pass@host:465);
+    /// unset: each email is written as an .eml file under RONDO_MAIL_DIR.
+    #[arg(long, env = "RONDO_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Where emails go as .eml files when RONDO_SMTP_URL is unset.
+    #[arg(long, env = "RONDO_MAIL_DIR", default_value = "./mail")]
+    pub mail_dir: String,
+    /// The From of every email.
+    #[arg(
+        long,
+        env = "RONDO_MAIL_FROM",
+        default_value = "rondo <no-reply@localhost>"
+    )]
+    pub mail_from: String,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "RONDO_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -130,6 +144,9 @@ pub struct Config {
     pub chat_rate_per_minute: u32,
     pub sqlite_synchronous_full: bool,
     pub http_workers: usize,
+    pub smtp_url: Option<String>,
+    pub mail_dir: String,
+    pub mail_from: String,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -240,6 +257,9 @@ impl Settings {
             chat_rate_per_minute: self.chat_rate_per_minute,
             sqlite_synchronous_full,
             http_workers: self.http_workers,
+            smtp_url: self.smtp_url.filter(|u| !u.trim().is_empty()),
+            mail_dir: self.mail_dir,
+            mail_from: self.mail_from,
         })
     }
 }

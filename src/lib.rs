@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod outbox;
 pub mod store;
 pub mod usecase;
@@ -49,11 +50,20 @@ impl Application {
             anyhow::anyhow!("RONDO_LISTEN: cannot listen on {}: {e}", config.listen)
         })?;
         let port = listener.local_addr()?.port();
+        let (config_smtp, config_mail_dir, config_mail_from) = (
+            config.smtp_url.clone(),
+            config.mail_dir.clone(),
+            config.mail_from.clone(),
+        );
         let app = App {
             store,
             calendars,
             config: Arc::new(config),
             clock,
+            mailer: Arc::new(
+                mail::Mailer::new(config_smtp.as_deref(), &config_mail_dir, &config_mail_from)
+                    .map_err(|e| anyhow::anyhow!(e))?,
+            ),
             http: reqwest::Client::builder()
                 .user_agent(concat!("rondo/", env!("CARGO_PKG_VERSION")))
                 .timeout(outbox::webhook::TIMEOUT)

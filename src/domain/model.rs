@@ -151,6 +151,9 @@ pub struct Visitor {
     pub company: Option<String>,
     #[serde(default)]
     pub timezone: Option<String>,
+    /// BCP 47 tag; emails are in Dutch for `nl…`, English otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 //! Every effect is idempotent, so a job run twice does its work once.
 
 pub mod calendar;
+pub mod email;
 pub mod schedule;
 pub mod webhook;
 
@@ -65,6 +66,21 @@ async fn run_job(app: &App, job: &JobRow) -> Outcome {
                 error: e.to_string(),
                 retry_after: None,
             },
+        },
+        (email::EMAIL_SEND, _) => match email::send(app, job.target.as_deref()).await {
+            Ok(email::Sent::Sent | email::Sent::Superseded) => Outcome::Done,
+            Ok(email::Sent::Failed {
+                error,
+                transient: true,
+            }) => Outcome::Retry {
+                error,
+                retry_after: None,
+            },
+            Ok(email::Sent::Failed {
+                error,
+                transient: false,
+            }) => Outcome::GiveUp(error),
+            Err(e) => Outcome::GiveUp(e.to_string()),
         },
         (kind, _) => Outcome::GiveUp(format!("unknown job kind `{kind}`")),
     }

@@ -66,9 +66,9 @@ impl Store {
     pub async fn insert_meeting_in(&self, tx: &mut Tx, m: &NewMeeting) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, status, \
-             lead_email, lead_name, lead_company, lead_timezone, session_id, dialogue_id, attributes, routing, \
+             lead_email, lead_name, lead_company, lead_timezone, lead_locale, session_id, dialogue_id, attributes, routing, \
              took_place, cancel_reason, calendar_status, video_link, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(m.id.to_string())
         .bind(m.team_id.to_string())
@@ -82,6 +82,7 @@ impl Store {
         .bind(&m.visitor.name)
         .bind(&m.visitor.company)
         .bind(&m.visitor.timezone)
+        .bind(&m.visitor.locale)
         .bind(&m.session_id)
         .bind(&m.dialogue_id)
         .bind(serde_json::Value::Object(m.attributes.clone()).to_string())

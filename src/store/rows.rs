@@ -92,6 +92,7 @@ pub(super) fn meeting(row: &SqliteRow) -> StoreResult<Meeting> {
             name: row.try_get("lead_name")?,
             company: row.try_get("lead_company")?,
             timezone: row.try_get("lead_timezone")?,
+            locale: row.try_get("lead_locale")?,
         },
         session_id: row.try_get("session_id")?,
         dialogue_id: row.try_get("dialogue_id")?,

@@ -27,6 +27,7 @@ use crate::domain::model::{
 use crate::domain::routing::{classify, CandidateState, RoutingStep, SkipReason};
 use crate::domain::{IanaZone, MeetingLength, VisitorEmail};
 use crate::error::{AppError, AppResult, Problems, SlotView};
+use crate::mail::render::MailKind;
 use crate::outbox;
 use crate::store::{Claim, ClaimedKey, NewActivity, StoredResponse, Tx};
 
@@ -43,6 +44,8 @@ pub struct VisitorInput {
     pub company: Option<String>,
     /// IANA zone; times in answers are given in it.
     pub timezone: Option<String>,
+    /// BCP 47 tag (`nl`, `en-GB`): the language of the emails (Dutch or English; English by default).
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -111,12 +114,27 @@ fn parse_visitor(v: &VisitorInput, problems: &mut Problems) -> Option<Visitor> {
         None => Some(None),
     };
     let name = text("visitor.name", &v.name, problems);
+    let locale = match v.locale.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        Some(l)
+            if l.len() <= 35
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+        {
+            Some(l.to_owned())
+        }
+        Some(_) => {
+            problems.add("visitor.locale", "must be a language tag like en or nl-NL");
+            None
+        }
+        None => None,
+    };
     let company = text("visitor.company", &v.company, problems);
     Some(Visitor {
         email: email?.to_string(),
         name,
         company,
         timezone: zone?.map(|z| z.name().to_owned()),
+        locale,
     })
 }
 
@@ -395,7 +413,15 @@ async fn book_claimed(
         .set_team_pointer_in(&mut tx, b.team.id, agent.id)
         .await?;
     record_activity(app, &mut tx, ActivityType::Scheduled, &meeting, &agent, now).await?;
-    enqueue_calendar_sync(app, &mut tx, meeting.id, now).await?;
+    enqueue_effects(
+        app,
+        &mut tx,
+        meeting.id,
+        MailKind::Invitation,
+        meeting.calendar_version,
+        now,
+    )
+    .await?;
     let body = serde_json::to_string(&booking_view(&meeting, &agent, &app.config.public_url))
         .expect("json");
     let stored = StoredResponse {
@@ -437,16 +463,24 @@ async fn book_claimed(
     Ok(Answer { status: 201, body })
 }
 
-/// Writes the job that makes the agent's calendar follow this meeting change (in the change's transaction).
-async fn enqueue_calendar_sync(
+/// Writes the jobs a meeting change owes, in the change's transaction: the calendar sync (tried inline
+/// right after the commit) and the visitor's email for this version of the meeting (sent by the worker a
+/// few seconds later, so it usually carries the video link).
+async fn enqueue_effects(
     app: &App,
     tx: &mut Tx,
     meeting: Uuid,
+    mail: MailKind,
+    version: i64,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let first_run = now + Duration::seconds(outbox::FIRST_RUN_DELAY_SECONDS);
+    let later = now + Duration::seconds(outbox::FIRST_RUN_DELAY_SECONDS);
     app.store
-        .insert_job_in(tx, outbox::CALENDAR_SYNC, Some(meeting), first_run, now)
+        .insert_job_in(tx, outbox::CALENDAR_SYNC, Some(meeting), later, now)
+        .await?;
+    let target = outbox::email::target(meeting, mail, version);
+    app.store
+        .insert_target_job_in(tx, outbox::email::EMAIL_SEND, &target, later, now)
         .await?;
     Ok(())
 }
@@ -550,7 +584,15 @@ pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResu
         .ok_or(AppError::NotFound("booking"))?;
     if changed {
         record_activity(app, &mut tx, ActivityType::Cancelled, &meeting, &agent, now).await?;
-        enqueue_calendar_sync(app, &mut tx, id, now).await?;
+        enqueue_effects(
+            app,
+            &mut tx,
+            id,
+            MailKind::Cancellation,
+            meeting.calendar_version,
+            now,
+        )
+        .await?;
     }
     app.store.commit(tx).await?;
     if changed {
@@ -679,7 +721,15 @@ pub async fn reschedule_booking(
             now,
         )
         .await?;
-        enqueue_calendar_sync(app, &mut tx, id, now).await?;
+        enqueue_effects(
+            app,
+            &mut tx,
+            id,
+            MailKind::Update,
+            updated.calendar_version,
+            now,
+        )
+        .await?;
         app.store.commit(tx).await?;
         outbox::sync_calendar_inline(app, id).await;
         let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;

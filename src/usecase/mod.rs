@@ -34,6 +34,8 @@ pub struct App {
     pub calendars: Calendars,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    /// Sends (or files) emails.
+    pub mailer: Arc<crate::mail::Mailer>,
     /// The one HTTP client for rondo's own outgoing calls (webhooks).
     pub http: reqwest::Client,
 }

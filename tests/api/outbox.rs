@@ -32,19 +32,18 @@ async fn a_calendar_outage_leaves_the_event_pending_until_it_recovers() {
     assert_eq!(b["calendar_event"]["status"], "pending");
     assert_eq!(b["calendar_event"]["video_link"], Value::Null);
     let id = b["id"].as_str().unwrap();
-    let pending = app.jobs("pending").await;
+    let pending = app.jobs_of("calendar.sync", "pending").await;
     assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0]["kind"], "calendar.sync");
     assert_eq!(pending[0]["meeting_id"], b["id"]);
     // Not due yet: the inline attempt had its chance first.
     assert_eq!(app.run_jobs().await, 0);
     app.advance(Duration::seconds(11));
-    assert_eq!(app.run_jobs().await, 1); // still down: the first retry is due in 5 s ± 20 %
+    assert_eq!(app.run_jobs().await, 2); // the email goes out; the calendar is still down: retry in 5 s ± 20 %
     assert_eq!(
         booking(&app, id).await["calendar_event"]["status"],
         "pending"
     );
-    let job = &app.jobs("pending").await[0];
+    let job = &app.jobs_of("calendar.sync", "pending").await[0];
     assert_eq!(job["attempts"], 1);
     assert!(job["last_error"].as_str().unwrap().contains("503"));
     app.advance(Duration::seconds(3));
@@ -60,7 +59,7 @@ async fn a_calendar_outage_leaves_the_event_pending_until_it_recovers() {
     assert_eq!(app.calendars.events().len(), 1);
     assert_eq!(app.calendars.create_calls(), 3);
     assert!(app.jobs("pending").await.is_empty());
-    assert_eq!(app.jobs("done").await.len(), 1);
+    assert_eq!(app.jobs_of("calendar.sync", "done").await.len(), 1);
 }
 
 #[tokio::test]
@@ -72,7 +71,7 @@ async fn a_refused_event_is_parked_dead_and_an_admin_can_retry_it() {
         .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
         .await;
     app.advance(Duration::seconds(11));
-    assert_eq!(app.run_jobs().await, 1);
+    assert_eq!(app.run_jobs().await, 2);
     let dead = app.jobs("dead").await;
     assert_eq!(dead.len(), 1);
     assert!(
@@ -143,10 +142,15 @@ async fn a_meeting_cancelled_before_its_event_existed_never_gets_one() {
         .await;
     assert_eq!(r.status(), 200);
     app.advance(Duration::minutes(1));
-    assert_eq!(app.run_jobs().await, 2); // the create's job and the cancel's: both find nothing to do
+    // The create's calendar job and the cancel's both find nothing to do; of the two emails only the
+    // cancellation goes out (the invitation was superseded before it was sent).
+    assert_eq!(app.run_jobs().await, 4);
     assert!(app.calendars.events().is_empty());
     assert_eq!(app.calendars.create_calls(), 1);
-    assert_eq!(app.jobs("done").await.len(), 2);
+    assert_eq!(app.jobs_of("calendar.sync", "done").await.len(), 2);
+    let emails = app.emails();
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0].contains("METHOD:CANCEL"));
     assert_eq!(
         booking(&app, id).await["calendar_event"]["status"],
         "deleted"

@@ -53,6 +53,8 @@ pub fn default_now() -> DateTime<Utc> {
 pub struct Options {
     pub now: DateTime<Utc>,
     pub rate_per_minute: u32,
+    /// Send email over SMTP here (else .eml files in `TestApp::mail_dir()`).
+    pub smtp_url: Option<String>,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
         Self {
             now: default_now(),
             rate_per_minute: 100_000,
+            smtp_url: None,
         }
     }
 }
@@ -81,6 +84,8 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     s.chat_token = Some(CHAT.into());
     s.chat_rate_per_minute = o.rate_per_minute;
     s.http_workers = 2;
+    s.smtp_url = o.smtp_url.clone();
+    s.mail_dir = dir.path().join("mail").display().to_string();
     let config = s.check().unwrap();
     let clock = Arc::new(TestClock(Mutex::new(o.now)));
     let calendars = Arc::new(ScriptedCalendars::default());
@@ -107,6 +112,33 @@ pub fn weekdays(from: &str, to: &str) -> Value {
 }
 
 impl TestApp {
+    /// Where emails are filed when no SMTP server is configured.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("mail")
+    }
+
+    /// The .eml files written so far.
+    pub fn emails(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(self.mail_dir()) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+
+    /// Jobs of one kind in one status.
+    pub async fn jobs_of(&self, kind: &str, status: &str) -> Vec<Value> {
+        self.jobs(status)
+            .await
+            .into_iter()
+            .filter(|j| j["kind"] == kind)
+            .collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

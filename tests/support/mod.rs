@@ -6,5 +6,6 @@
 pub mod app;
 pub mod calendar;
 pub mod receiver;
+pub mod smtp;
 
 pub use app::*;

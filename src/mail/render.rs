@@ -1,0 +1,243 @@
+//! Invitation emails: subject, text and HTML from the templates in templates/email/<locale>/ (minijinja,
+//! embedded in the binary; English and Dutch, English for any other locale), plus the ICS part.
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+use minijinja::{context, Environment};
+
+use super::ics::{self, IcsEvent};
+use crate::domain::model::{Agent, Meeting};
+
+/// Which email of a meeting's life this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Invitation,
+    Update,
+    Cancellation,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Invitation => "invitation",
+            MailKind::Update => "update",
+            MailKind::Cancellation => "cancellation",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "invitation" => Some(Self::Invitation),
+            "update" => Some(Self::Update),
+            "cancellation" => Some(Self::Cancellation),
+            _ => None,
+        }
+    }
+}
+
+const TEMPLATES: [(&str, &str); 6] = [
+    (
+        "en/subject",
+        include_str!("../../templates/email/en/subject.j2"),
+    ),
+    (
+        "en/text",
+        include_str!("../../templates/email/en/body.txt.j2"),
+    ),
+    (
+        "en/html",
+        include_str!("../../templates/email/en/body.html.j2"),
+    ),
+    (
+        "nl/subject",
+        include_str!("../../templates/email/nl/subject.j2"),
+    ),
+    (
+        "nl/text",
+        include_str!("../../templates/email/nl/body.txt.j2"),
+    ),
+    (
+        "nl/html",
+        include_str!("../../templates/email/nl/body.html.j2"),
+    ),
+];
+
+/// The template environment: strict about undefined variables, HTML auto-escaped in the HTML part.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with("/html") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .expect("bundled templates parse");
+    }
+    env
+}
+
+const DAYS: [[&str; 7]; 2] = [
+    [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    [
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+    ],
+];
+const MONTHS: [[&str; 12]; 2] = [
+    [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+];
+
+/// `en` or `nl` from a visitor's locale tag (`nl-BE` → `nl`); English otherwise.
+pub fn language(locale: Option<&str>) -> &'static str {
+    match locale.map(|l| {
+        l.split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    }) {
+        Some(l) if l == "nl" => "nl",
+        _ => "en",
+    }
+}
+
+fn date_text(t: DateTime<Tz>, lang: &str) -> String {
+    let i = usize::from(lang == "nl");
+    format!(
+        "{} {} {} {}",
+        DAYS[i][t.weekday().num_days_from_monday() as usize],
+        t.day(),
+        MONTHS[i][t.month0() as usize],
+        t.year()
+    )
+}
+
+fn time_text(t: DateTime<Tz>) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// The email for this moment of the meeting's life, with a stable Message-ID per (meeting, version).
+#[allow(clippy::too_many_arguments)]
+pub fn meeting_email(
+    env: &Environment,
+    m: &Meeting,
+    agent: &Agent,
+    kind: MailKind,
+    version: i64,
+    from: &Mailbox,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Message> {
+    let tz: Tz = m
+        .visitor
+        .timezone
+        .as_deref()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(agent.zone.tz());
+    let lang = language(m.visitor.locale.as_deref());
+    let (start, end) = (m.start.with_timezone(&tz), m.end.with_timezone(&tz));
+    let visitor_name = m
+        .visitor
+        .name
+        .clone()
+        .unwrap_or_else(|| m.visitor.email.clone());
+    let ctx = context! {
+        kind => kind.as_str(),
+        visitor_name => visitor_name,
+        agent_name => agent.name,
+        agent_email => agent.email,
+        team => m.team_slug,
+        date => date_text(start, lang),
+        time => time_text(start),
+        end_time => time_text(end),
+        timezone => tz.name(),
+        video_link => m.video_link,
+    };
+    let render = |part: &str| env.get_template(&format!("{lang}/{part}"))?.render(&ctx);
+    let subject = render("subject")?.trim().to_owned();
+    let text = render("text")?;
+    let html = render("html")?;
+    let cancelled = kind == MailKind::Cancellation;
+    let calendar = ics::write(&IcsEvent {
+        uid: &format!("{}@rondo", m.id.simple()),
+        sequence: version - 1,
+        stamp: now,
+        start: m.start,
+        end: m.end,
+        summary: &subject,
+        description: &text,
+        location: m.video_link.as_deref(),
+        organizer: (&agent.name, &agent.email),
+        attendee: (&visitor_name, &m.visitor.email),
+        cancelled,
+    });
+    let method = if cancelled { "CANCEL" } else { "REQUEST" };
+    let to: Mailbox = format!(
+        "{} <{}>",
+        visitor_name.replace(['<', '>', '"'], ""),
+        m.visitor.email
+    )
+    .parse()
+    .or_else(|_| m.visitor.email.parse())?;
+    let reply_to: Mailbox = agent.email.parse()?;
+    Ok(Message::builder()
+        .message_id(Some(format!("<{}.{}@rondo>", m.id.simple(), version)))
+        .from(from.clone())
+        .reply_to(reply_to)
+        .to(to)
+        .subject(subject)
+        .multipart(
+            MultiPart::mixed()
+                .multipart(MultiPart::alternative_plain_html(text, html))
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::parse(&format!(
+                            "text/calendar; method={method}; charset=UTF-8"
+                        ))?)
+                        .body(calendar),
+                ),
+        )?)
+}

@@ -1,0 +1,234 @@
+//! The visitor's invitation, update and cancellation emails: in their language and zone, with an ICS a
+//! calendar app imports, delivered once even when the SMTP server was down for a while.
+
+use chrono::Duration;
+use mail_parser::{MessageParser, MimeHeaders};
+use serde_json::{json, Value};
+
+use crate::support::smtp::SmtpServer;
+use crate::support::*;
+
+struct Email {
+    subject: String,
+    message_id: String,
+    to: String,
+    text: String,
+    html: String,
+    calendar_type: String,
+    ics: String,
+}
+
+fn parse(raw: &str) -> Email {
+    let m = MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a MIME message");
+    let calendar = m
+        .parts
+        .iter()
+        .find(|p| {
+            p.content_type()
+                .map(|c| c.ctype() == "text" && c.subtype() == Some("calendar"))
+                .unwrap_or(false)
+        })
+        .expect("a text/calendar part");
+    let ct = calendar.content_type().unwrap();
+    Email {
+        subject: m.subject().unwrap_or_default().to_owned(),
+        message_id: m.message_id().unwrap_or_default().to_owned(),
+        to: m
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned(),
+        text: m.body_text(0).unwrap_or_default().into_owned(),
+        html: m.body_html(0).unwrap_or_default().into_owned(),
+        calendar_type: format!(
+            "{}/{}; method={}",
+            ct.ctype(),
+            ct.subtype().unwrap_or(""),
+            ct.attribute("method").unwrap_or("")
+        ),
+        ics: calendar.text_contents().expect("calendar text").to_owned(),
+    }
+}
+
+/// The VEVENT's properties, as a calendar application's parser reads them.
+fn event_props(ics: &str) -> Vec<(String, String)> {
+    let mut reader = ical::IcalParser::new(std::io::BufReader::new(ics.as_bytes()));
+    let cal = reader
+        .next()
+        .expect("one calendar")
+        .expect("a valid calendar");
+    let event = cal.events.first().expect("one event");
+    event
+        .properties
+        .iter()
+        .map(|p| (p.name.clone(), p.value.clone().unwrap_or_default()))
+        .collect()
+}
+
+fn prop<'a>(props: &'a [(String, String)], name: &str) -> &'a str {
+    &props
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .1
+}
+
+async fn solo(app: &TestApp) {
+    app.create_team("solo", json!({})).await;
+    app.create_agent("Ann Smith", "Europe/Amsterdam", &["solo"])
+        .await;
+}
+
+#[tokio::test]
+async fn an_invitation_lands_in_the_mail_dir_with_an_importable_ics() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    let mut body = booking_body("solo", "2026-11-23T10:00:00Z", "vera@example.com");
+    body["visitor"]["timezone"] = json!("America/New_York");
+    let r = app.book_with_key("k1", &body).await;
+    let b: Value = r.json().await.unwrap();
+    let id = b["id"].as_str().unwrap().replace('-', "");
+    assert!(app.emails().is_empty(), "sent by the worker, not inline");
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let emails = app.emails();
+    assert_eq!(emails.len(), 1);
+    let e = parse(&emails[0]);
+    assert_eq!(e.to, "vera@example.com");
+    assert_eq!(
+        e.subject,
+        "your meeting with Ann Smith on Monday 23 November 2026"
+    );
+    assert_eq!(e.message_id, format!("{id}.1@rondo"));
+    assert!(e.text.contains("Hello Vera Visitor"), "{}", e.text);
+    // 10:00 UTC in the visitor's zone.
+    assert!(
+        e.text
+            .contains("Monday 23 November 2026, 05:00 - 05:30 (America/New_York)"),
+        "{}",
+        e.text
+    );
+    assert!(
+        e.text.contains(&format!("Join: https://video.test/{id}")),
+        "{}",
+        e.text
+    );
+    assert!(e.html.contains("<strong>Ann Smith</strong>"));
+    assert_eq!(e.calendar_type, "text/calendar; method=REQUEST");
+    let props = event_props(&e.ics);
+    assert_eq!(prop(&props, "UID"), format!("{id}@rondo"));
+    assert_eq!(prop(&props, "SEQUENCE"), "0");
+    assert_eq!(prop(&props, "DTSTART"), "20261123T100000Z");
+    assert_eq!(prop(&props, "DTEND"), "20261123T103000Z");
+    assert_eq!(prop(&props, "STATUS"), "CONFIRMED");
+    assert_eq!(prop(&props, "LOCATION"), format!("https://video.test/{id}"));
+    assert!(prop(&props, "ATTENDEE").ends_with("vera@example.com"));
+
+    // Moving it sends an update (same UID, next SEQUENCE); cancelling sends METHOD:CANCEL.
+    let bid = b["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/bookings/{bid}/reschedule"),
+        CHAT,
+        &json!({"start": "2026-11-23T11:00:00Z"}),
+    )
+    .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    app.post(&format!("/v1/bookings/{bid}/cancel"), CHAT, &json!({}))
+        .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let emails: Vec<Email> = app.emails().iter().map(|r| parse(r)).collect();
+    assert_eq!(emails.len(), 3);
+    let update = emails
+        .iter()
+        .find(|e| e.subject.starts_with("Moved:"))
+        .expect("an update");
+    let props = event_props(&update.ics);
+    assert_eq!(prop(&props, "UID"), format!("{id}@rondo"));
+    assert_eq!(prop(&props, "SEQUENCE"), "1");
+    assert_eq!(prop(&props, "DTSTART"), "20261123T110000Z");
+    let cancel = emails
+        .iter()
+        .find(|e| e.subject.starts_with("Cancelled:"))
+        .expect("a cancellation");
+    assert_eq!(cancel.calendar_type, "text/calendar; method=CANCEL");
+    let props = event_props(&cancel.ics);
+    assert_eq!(prop(&props, "UID"), format!("{id}@rondo"));
+    assert_eq!(prop(&props, "SEQUENCE"), "2");
+    assert_eq!(prop(&props, "STATUS"), "CANCELLED");
+}
+
+#[tokio::test]
+async fn a_dutch_visitor_gets_a_dutch_email() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    let mut body = booking_body("solo", "2026-11-24T09:00:00Z", "jan@example.nl");
+    body["visitor"]["locale"] = json!("nl-NL");
+    body["visitor"]["name"] = json!("Jan");
+    assert_eq!(app.book_with_key("nl", &body).await.status(), 201);
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let e = parse(&app.emails()[0]);
+    assert_eq!(
+        e.subject,
+        "uw afspraak met Ann Smith op dinsdag 24 november 2026"
+    );
+    assert!(e.text.contains("Beste Jan"), "{}", e.text);
+    assert!(
+        e.text
+            .contains("dinsdag 24 november 2026, 10:00 - 10:30 (Europe/Amsterdam)"),
+        "{}",
+        e.text
+    );
+    let mut bad = booking_body("solo", "2026-11-24T10:00:00Z", "x@example.nl");
+    bad["visitor"]["locale"] = json!("nl NL!");
+    let p = expect_problem(app.book_with_key("bad", &bad).await, 422, "validation").await;
+    assert!(p["errors"]["visitor.locale"].is_array());
+}
+
+#[tokio::test]
+async fn with_smtp_down_for_a_while_the_invitation_arrives_once() {
+    let smtp = SmtpServer::start().await;
+    smtp.set_down(true);
+    let app = spawn_app_with(Options {
+        smtp_url: Some(smtp.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    solo(&app).await;
+    app.book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
+        .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    assert!(smtp.messages().is_empty());
+    let failing = app.jobs_of("email.send", "pending").await;
+    assert_eq!(failing.len(), 1);
+    assert!(
+        failing[0]["last_error"].as_str().unwrap().contains("SMTP"),
+        "{}",
+        failing[0]
+    );
+    // Still down at the first retry (5 s), up before the second (5 min).
+    app.advance(Duration::seconds(7));
+    app.run_jobs().await;
+    assert!(smtp.messages().is_empty());
+    smtp.set_down(false);
+    app.advance(Duration::minutes(7));
+    app.run_jobs().await;
+    app.advance(Duration::hours(12));
+    app.run_jobs().await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    let e = parse(&messages[0]);
+    assert_eq!(e.to, "vera@example.com");
+    assert_eq!(prop(&event_props(&e.ics), "DTSTART"), "20261123T100000Z");
+    assert_eq!(app.jobs_of("email.send", "done").await.len(), 1);
+    assert!(
+        app.emails().is_empty(),
+        "nothing filed when SMTP is configured"
+    );
+}
