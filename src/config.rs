@@ -123,6 +123,9 @@ pub struct Settings {
         default_value = "rondo <no-reply@localhost>"
     )]
     pub mail_from: String,
+    /// How long a worker's claim on a job lasts: a crashed worker's jobs run again after this.
+    #[arg(long, env = "RONDO_JOB_LEASE_SECONDS", default_value_t = 120)]
+    pub job_lease_seconds: u32,
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "RONDO_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -144,6 +147,7 @@ pub struct Config {
     pub chat_rate_per_minute: u32,
     pub sqlite_synchronous_full: bool,
     pub http_workers: usize,
+    pub job_lease_seconds: u32,
     pub smtp_url: Option<String>,
     pub mail_dir: String,
     pub mail_from: String,
@@ -257,6 +261,7 @@ impl Settings {
             chat_rate_per_minute: self.chat_rate_per_minute,
             sqlite_synchronous_full,
             http_workers: self.http_workers,
+            job_lease_seconds: self.job_lease_seconds.max(1),
             smtp_url: self.smtp_url.filter(|u| !u.trim().is_empty()),
             mail_dir: self.mail_dir,
             mail_from: self.mail_from,

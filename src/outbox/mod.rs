@@ -20,8 +20,6 @@ use calendar::{sync_meeting_calendar, SyncError};
 
 /// The job that brings a meeting's calendar event in line with the meeting.
 pub const CALENDAR_SYNC: &str = "calendar.sync";
-/// How long a claimed job is a worker's before another may take it.
-pub const LEASE_SECONDS: i64 = 120;
 /// Jobs claimed per round.
 const BATCH: u32 = 16;
 /// How long the inline attempt of a change gets before the job is left to the worker, and how long after
@@ -99,7 +97,11 @@ async fn run_batch(
     let now = app.now();
     let jobs = app
         .store
-        .claim_due_jobs(now, Duration::seconds(LEASE_SECONDS), BATCH)
+        .claim_due_jobs(
+            now,
+            Duration::seconds(app.config.job_lease_seconds as i64),
+            BATCH,
+        )
         .await?;
     for (i, job) in jobs.iter().enumerate() {
         if stop.is_some_and(|s| *s.borrow()) {

@@ -7,6 +7,7 @@ mod admin;
 mod availability;
 mod bookings;
 mod cli;
+mod crash;
 mod email;
 mod errors;
 mod ops;

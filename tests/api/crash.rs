@@ -1,0 +1,166 @@
+//! A crash right after a booking is acknowledged loses nothing: the rondo binary is killed with SIGKILL
+//! right after its 201, started again on the same database, and the invitation email and the webhook each
+//! arrive once.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::receiver::Receiver;
+use crate::support::smtp::SmtpServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rondo");
+
+fn start(db: &str, port: u16, smtp: &str) -> Child {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RONDO_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("RONDO_DATABASE_URL", db)
+        .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RONDO_SMTP_URL", smtp)
+        .env("RONDO_JOB_LEASE_SECONDS", "2")
+        .env("RONDO_ADMIN_TOKEN", "crash-admin-token")
+        .env("RONDO_CHAT_TOKEN", "crash-chat-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut done: F) {
+    let until = Instant::now() + deadline;
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ready(client: &reqwest::Client, base: &str) {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < until, "rondo did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/rondo.db?mode=rwc", dir.path().display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let smtp = SmtpServer::start().await;
+    let rx = Receiver::start().await;
+    let client = reqwest::Client::new();
+
+    let mut rondo = start(&db, port, &smtp.url);
+    ready(&client, &base).await;
+    let admin = |path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth("crash-admin-token")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        admin(
+            "/admin/api/teams",
+            json!({"slug": "s", "name": "S", "min_notice_minutes": 0})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let day = json!([["00:00", "24:00"]]);
+    let agent = json!({"name": "Ann", "email": "ann@example.com", "timezone": "UTC", "teams": ["s"],
+        "weekly_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day}});
+    assert_eq!(
+        admin("/admin/api/agents", agent).await.unwrap().status(),
+        201
+    );
+    assert_eq!(
+        admin(
+            "/admin/api/webhooks",
+            json!({"url": rx.url, "events": ["meeting.scheduled"]})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
+    let slots: Value = client
+        .get(format!("{base}/v1/teams/s/availability"))
+        .bearer_auth("crash-chat-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let start_at = slots["slots"][1]["start"].as_str().unwrap().to_owned();
+    let r = client
+        .post(format!("{base}/v1/bookings"))
+        .bearer_auth("crash-chat-token")
+        .header("Idempotency-Key", "crash-1")
+        .json(&json!({"team": "s", "start": start_at, "visitor": {"email": "vera@example.com"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    rondo.kill().unwrap(); // SIGKILL
+    rondo.wait().unwrap();
+
+    let mut rondo = start(&db, port, &smtp.url);
+    ready(&client, &base).await;
+    wait_until("the invitation", Duration::from_secs(60), || {
+        !smtp.messages().is_empty()
+    })
+    .await;
+    wait_until("the webhook", Duration::from_secs(60), || {
+        !rx.received().is_empty()
+    })
+    .await;
+    // Let every job finish, then count.
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pending: Value = client
+            .get(format!("{base}/admin/api/jobs?status=pending"))
+            .bearer_auth("crash-admin-token")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if pending["jobs"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < until, "jobs still pending: {pending}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(smtp.messages().len(), 1);
+    // Webhooks are at-least-once by design; the same event always carries the same webhook-id.
+    let mut ids: Vec<_> = rx
+        .received()
+        .iter()
+        .map(|(h, _)| h["webhook-id"].to_str().unwrap().to_owned())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1);
+    rondo.kill().unwrap();
+    rondo.wait().unwrap();
+}
