@@ -149,6 +149,7 @@ mod tests {
             overrides: DateOverrides::default(),
             paused: false,
             calendar: CalendarKind::Demo,
+            invitation: None,
             created_at: Utc::now(),
         }
     }

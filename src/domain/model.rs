@@ -84,6 +84,8 @@ pub struct Agent {
     pub overrides: DateOverrides,
     pub paused: bool,
     pub calendar: CalendarKind,
+    /// The agent's own invitation subject and body templates (None: the defaults).
+    pub invitation: Option<Invitation>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -101,6 +103,13 @@ impl Agent {
             busy,
         }
     }
+}
+
+/// An invitation text an agent wrote: minijinja templates for the subject and the (plain-text) body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub subject: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@ impl Modify for BearerSchemes {
         admin::teams::get_queue, admin::teams::put_queue,
         admin::meetings::list_meetings, admin::meetings::meetings_csv, admin::meetings::patch_meeting,
         admin::jobs::list_jobs, admin::jobs::retry_job,
+        admin::invitation::get_invitation, admin::invitation::put_invitation, admin::invitation::preview_invitation,
         admin::webhooks::create_endpoint, admin::webhooks::list_endpoints, admin::webhooks::delete_endpoint,
         admin::webhooks::list_deliveries,
         ops::activities, ops::healthz, ops::readyz,
@@ -74,6 +75,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::webhooks::list_endpoints)
         .service(admin::webhooks::delete_endpoint)
         .service(admin::webhooks::list_deliveries)
+        .service(admin::invitation::get_invitation)
+        .service(admin::invitation::put_invitation)
+        .service(admin::invitation::preview_invitation)
         .service(admin::jobs::list_jobs)
         .service(admin::jobs::retry_job)
         .service(ops::activities)

@@ -8,7 +8,102 @@ use lettre::Message;
 use minijinja::{context, Environment};
 
 use super::ics::{self, IcsEvent};
-use crate::domain::model::{Agent, Meeting};
+use crate::domain::model::{Agent, Invitation, Meeting};
+
+/// The variables invitation templates may use (documented in README).
+pub const VARIABLES: [&str; 10] = [
+    "kind",
+    "visitor_name",
+    "agent_name",
+    "agent_email",
+    "team",
+    "date",
+    "time",
+    "end_time",
+    "timezone",
+    "video_link",
+];
+
+/// One email's texts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders the subject, text and HTML: from the agent's own templates when it has them (the HTML part is
+/// then its text, escaped), else from the bundled ones for `lang`.
+pub fn render_parts(
+    env: &Environment,
+    own: Option<&Invitation>,
+    lang: &str,
+    ctx: &minijinja::Value,
+) -> Result<Rendered, minijinja::Error> {
+    let (subject, text, html) = match own {
+        Some(i) => {
+            let text = env.render_str(&i.body, ctx)?;
+            let html = format!(
+                "<!doctype html>\n<html><body style=\"font-family: sans-serif\"><p>{}</p></body></html>\n",
+                minijinja::HtmlEscape(&text).to_string().replace('\n', "<br>\n")
+            );
+            (env.render_str(&i.subject, ctx)?, text, html)
+        }
+        None => {
+            let render = |part: &str| env.get_template(&format!("{lang}/{part}"))?.render(ctx);
+            (render("subject")?, render("text")?, render("html")?)
+        }
+    };
+    Ok(Rendered {
+        subject: subject.trim().to_owned(),
+        text,
+        html,
+    })
+}
+
+/// Checks a template an agent wants to save: it must parse and use only `VARIABLES`. The message names the
+/// line at fault.
+pub fn check_template(env: &Environment, source: &str) -> Result<(), String> {
+    let template = env.template_from_str(source).map_err(|e| match e.line() {
+        Some(line) => format!("line {line}: {}", e.detail().unwrap_or("syntax error")),
+        None => e.to_string(),
+    })?;
+    let mut unknown: Vec<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !VARIABLES.contains(&v.as_str()))
+        .collect();
+    unknown.sort();
+    if let Some(v) = unknown.first() {
+        let line = source
+            .lines()
+            .position(|l| l.contains(v.as_str()))
+            .map(|i| i + 1)
+            .unwrap_or(1);
+        return Err(format!(
+            "line {line}: unknown variable `{v}`; the variables are {}",
+            VARIABLES.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Example values for previews.
+pub fn sample_context(kind: MailKind, lang: &str) -> minijinja::Value {
+    let nl = lang == "nl";
+    context! {
+        kind => kind.as_str(),
+        visitor_name => "Vera Visitor",
+        agent_name => "Ann Agent",
+        agent_email => "ann@example.com",
+        team => "sales",
+        date => if nl { "maandag 23 november 2026" } else { "Monday 23 November 2026" },
+        time => "10:00",
+        end_time => "10:30",
+        timezone => "Europe/Amsterdam",
+        video_link => "https://meet.example.com/abc-defg-hij",
+    }
+}
 
 /// Which email of a meeting's life this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,10 +291,11 @@ pub fn meeting_email(
         timezone => tz.name(),
         video_link => m.video_link,
     };
-    let render = |part: &str| env.get_template(&format!("{lang}/{part}"))?.render(&ctx);
-    let subject = render("subject")?.trim().to_owned();
-    let text = render("text")?;
-    let html = render("html")?;
+    let Rendered {
+        subject,
+        text,
+        html,
+    } = render_parts(env, agent.invitation.as_ref(), lang, &ctx)?;
     let cancelled = kind == MailKind::Cancellation;
     let calendar = ics::write(&IcsEvent {
         uid: &format!("{}@rondo", m.id.simple()),

@@ -134,6 +134,21 @@ impl Store {
         row.as_ref().map(rows::agent).transpose()
     }
 
+    /// Sets (or, with None, clears) the agent's own invitation text.
+    pub async fn set_invitation(
+        &self,
+        id: Uuid,
+        invitation: Option<&crate::domain::model::Invitation>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE agents SET invitation_subject = ?, invitation_body = ? WHERE id = ?")
+            .bind(invitation.map(|i| i.subject.as_str()))
+            .bind(invitation.map(|i| i.body.as_str()))
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Any agent by id, deleted ones included (for meeting listings).
     pub async fn agents_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Agent>> {
         if ids.is_empty() {

@@ -66,6 +66,13 @@ pub(super) fn agent(row: &SqliteRow) -> StoreResult<Agent> {
         overrides: DateOverrides::parse(&overrides).map_err(|e| corrupt(e.1))?,
         paused: row.try_get::<i64, _>("paused")? != 0,
         calendar: CalendarKind::parse(&calendar).ok_or_else(|| corrupt(&calendar))?,
+        invitation: match (
+            row.try_get::<Option<String>, _>("invitation_subject")?,
+            row.try_get::<Option<String>, _>("invitation_body")?,
+        ) {
+            (Some(subject), Some(body)) => Some(crate::domain::model::Invitation { subject, body }),
+            _ => None,
+        },
         created_at: from_secs(row.try_get("created_at")?),
     })
 }

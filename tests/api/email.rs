@@ -232,3 +232,103 @@ async fn with_smtp_down_for_a_while_the_invitation_arrives_once() {
         "nothing filed when SMTP is configured"
     );
 }
+
+#[tokio::test]
+async fn an_agent_writes_their_own_invitation_checked_and_previewed() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    let agents: Value = app
+        .get("/admin/api/agents", ADMIN)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/admin/api/agents/{}/invitation",
+        agents[0]["id"].as_str().unwrap()
+    );
+    let got: Value = app.get(&path, ADMIN).await.json().await.unwrap();
+    assert_eq!(got["is_default"], true);
+    assert!(got["variables"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("video_link")));
+
+    let broken = json!({"subject": "Hi {{ visitor_name", "body": "ok"});
+    let p = expect_problem(app.put(&path, ADMIN, &broken).await, 422, "validation").await;
+    assert!(
+        p["errors"]["subject"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1:"),
+        "{p}"
+    );
+    let unknown = json!({"subject": "Hi", "body": "Dear {{ visitor_name }},\n\nSee you.\n{{ favourite_colour }}"});
+    let p = expect_problem(app.put(&path, ADMIN, &unknown).await, 422, "validation").await;
+    let msg = p["errors"]["body"][0].as_str().unwrap();
+    assert!(
+        msg.starts_with("line 4: unknown variable `favourite_colour`"),
+        "{msg}"
+    );
+    assert_eq!(
+        app.get(&path, ADMIN).await.json::<Value>().await.unwrap()["is_default"],
+        true
+    );
+
+    let mine = json!({
+        "subject": "{{ agent_name }} <> {{ visitor_name }}: {{ date }}",
+        "body": "Hi {{ visitor_name }},\nsee you at {{ time }} ({{ timezone }}).{% if video_link %}\nLink: {{ video_link }}{% endif %}\n- {{ agent_name }}",
+    });
+    let r = app.put(&path, ADMIN, &mine).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["is_default"], false);
+    let preview: Value = app
+        .post(&format!("{path}/preview"), ADMIN, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        preview["subject"],
+        "Ann Agent <> Vera Visitor: Monday 23 November 2026"
+    );
+    assert!(preview["text"]
+        .as_str()
+        .unwrap()
+        .contains("see you at 10:00 (Europe/Amsterdam)."));
+    assert!(
+        preview["html"]
+            .as_str()
+            .unwrap()
+            .contains("Hi Vera Visitor,<br>"),
+        "{preview}"
+    );
+
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
+        .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let e = parse(&app.emails()[0]);
+    assert_eq!(
+        e.subject,
+        "Ann Smith <> Vera Visitor: Monday 23 November 2026"
+    );
+    let id = b["id"].as_str().unwrap().replace('-', "");
+    assert!(
+        e.text.contains(&format!("Link: https://video.test/{id}")),
+        "{}",
+        e.text
+    );
+    assert!(
+        e.text.contains("see you at 11:00 (Europe/Amsterdam)"),
+        "{}",
+        e.text
+    );
+
+    // Both null: back to the defaults.
+    let r = app
+        .put(&path, ADMIN, &json!({"subject": null, "body": null}))
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["is_default"], true);
+}

@@ -153,6 +153,7 @@ pub async fn create_agent(
             RunMode::Dev => CalendarKind::Demo,
             RunMode::Prod => CalendarKind::None,
         },
+        invitation: None,
         created_at: app.now(),
     };
     app.store
