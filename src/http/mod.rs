@@ -8,6 +8,7 @@ pub mod extract;
 pub mod ops;
 pub mod problem;
 pub mod request_id;
+pub mod visitor;
 
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -84,6 +85,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::openapi_json)
+        .service(visitor::manage)
+        .service(visitor::manage_action)
+        .service(visitor::cancel)
+        .service(visitor::reschedule)
         .default_service(web::to(not_found));
 }
 

@@ -11,7 +11,7 @@ use super::ics::{self, IcsEvent};
 use crate::domain::model::{Agent, Invitation, Meeting};
 
 /// The variables invitation templates may use (documented in README).
-pub const VARIABLES: [&str; 10] = [
+pub const VARIABLES: [&str; 12] = [
     "kind",
     "visitor_name",
     "agent_name",
@@ -22,6 +22,8 @@ pub const VARIABLES: [&str; 10] = [
     "end_time",
     "timezone",
     "video_link",
+    "cancel_link",
+    "reschedule_link",
 ];
 
 /// One email's texts.
@@ -102,6 +104,8 @@ pub fn sample_context(kind: MailKind, lang: &str) -> minijinja::Value {
         end_time => "10:30",
         timezone => "Europe/Amsterdam",
         video_link => "https://meet.example.com/abc-defg-hij",
+        cancel_link => "https://rondo.example.com/m/sample/cancel",
+        reschedule_link => "https://rondo.example.com/m/sample/reschedule",
     }
 }
 
@@ -264,6 +268,7 @@ pub fn meeting_email(
     kind: MailKind,
     version: i64,
     from: &Mailbox,
+    manage_url: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Message> {
     let tz: Tz = m
@@ -290,6 +295,8 @@ pub fn meeting_email(
         end_time => time_text(end),
         timezone => tz.name(),
         video_link => m.video_link,
+        cancel_link => format!("{manage_url}/cancel"),
+        reschedule_link => format!("{manage_url}/reschedule"),
     };
     let Rendered {
         subject,

@@ -46,6 +46,7 @@ pub async fn send(app: &App, target: Option<&str>) -> anyhow::Result<Sent> {
         .pop()
         .ok_or_else(|| anyhow::anyhow!("agent {} not found", m.agent_id))?;
     let mailer = &app.mailer;
+    let manage = crate::usecase::visitor::manage_url(&app.config, m.id);
     let message = meeting_email(
         &mailer.templates,
         &m,
@@ -53,6 +54,7 @@ pub async fn send(app: &App, target: Option<&str>) -> anyhow::Result<Sent> {
         kind,
         version,
         &mailer.from,
+        &manage,
         app.now(),
     )?;
     Ok(match mailer.send(message).await {

@@ -422,8 +422,7 @@ async fn book_claimed(
         now,
     )
     .await?;
-    let body = serde_json::to_string(&booking_view(&meeting, &agent, &app.config.public_url))
-        .expect("json");
+    let body = serde_json::to_string(&booking_view(&meeting, &agent, &app.config)).expect("json");
     let stored = StoredResponse {
         status: 201,
         body: body.clone(),
@@ -449,8 +448,7 @@ async fn book_claimed(
         return Ok(Answer { status: 201, body });
     }
     // The answer now carries the event: keep the replayed answer the same as this one.
-    let body = serde_json::to_string(&booking_view(&synced, &agent, &app.config.public_url))
-        .expect("json");
+    let body = serde_json::to_string(&booking_view(&synced, &agent, &app.config)).expect("json");
     let stored = StoredResponse {
         status: 201,
         body: body.clone(),
@@ -562,7 +560,7 @@ async fn meeting_with_agent(app: &App, id: Uuid) -> AppResult<(Meeting, Agent)> 
 
 pub async fn get_booking(app: &App, id: Uuid) -> AppResult<BookingView> {
     let (m, agent) = meeting_with_agent(app, id).await?;
-    Ok(booking_view(&m, &agent, &app.config.public_url))
+    Ok(booking_view(&m, &agent, &app.config))
 }
 
 /// Cancels a booking; cancelling a cancelled booking answers it as it is.
@@ -599,7 +597,7 @@ pub async fn cancel_booking(app: &App, id: Uuid, req: &CancelRequest) -> AppResu
         outbox::sync_calendar_inline(app, id).await;
     }
     let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
-    Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url))
+    Ok(booking_view(&fresh, &fresh_agent, &app.config))
 }
 
 /// Moves a booking: the same agent when free at the new time, else the rotation picks (and the pointer
@@ -733,7 +731,7 @@ pub async fn reschedule_booking(
         app.store.commit(tx).await?;
         outbox::sync_calendar_inline(app, id).await;
         let (fresh, fresh_agent) = meeting_with_agent(app, id).await?;
-        return Ok(booking_view(&fresh, &fresh_agent, &app.config.public_url));
+        return Ok(booking_view(&fresh, &fresh_agent, &app.config));
     }
     let alternatives =
         alternatives_after(app, &team, meeting_len, start, visitor_tz(&old.visitor)).await?;

@@ -5,6 +5,7 @@ pub mod availability;
 pub mod booking;
 pub mod retention;
 pub mod views;
+pub mod visitor;
 
 use std::sync::Arc;
 

@@ -34,6 +34,7 @@ pub struct CalendarEventView {
     pub video_link: Option<String>,
 }
 
+/// The visitor's own pages for the booking (signed links, as in the emails).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BookingLinks {
     pub cancel: String,
@@ -75,7 +76,7 @@ pub fn visitor_tz(v: &Visitor) -> Option<Tz> {
     v.timezone.as_deref().and_then(|z| z.parse().ok())
 }
 
-pub fn booking_view(m: &Meeting, agent: &Agent, public_url: &str) -> BookingView {
+pub fn booking_view(m: &Meeting, agent: &Agent, config: &crate::config::Config) -> BookingView {
     let tz = visitor_tz(&m.visitor);
     BookingView {
         id: m.id,
@@ -92,8 +93,8 @@ pub fn booking_view(m: &Meeting, agent: &Agent, public_url: &str) -> BookingView
             video_link: m.video_link.clone(),
         },
         links: BookingLinks {
-            cancel: format!("{public_url}/v1/bookings/{}/cancel", m.id),
-            reschedule: format!("{public_url}/v1/bookings/{}/reschedule", m.id),
+            cancel: format!("{}/cancel", super::visitor::manage_url(config, m.id)),
+            reschedule: format!("{}/reschedule", super::visitor::manage_url(config, m.id)),
         },
         session_id: m.session_id.clone(),
         dialogue_id: m.dialogue_id.clone(),

@@ -13,4 +13,5 @@ mod errors;
 mod ops;
 mod outbox;
 mod store;
+mod visitor;
 mod webhooks;

@@ -1,0 +1,170 @@
+//! The visitor follows the link from their email to cancel or move the meeting.
+
+use chrono::Duration;
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+async fn booked(app: &TestApp) -> Value {
+    app.create_team("solo", json!({})).await;
+    app.create_agent("Ann Smith", "Europe/Amsterdam", &["solo"])
+        .await;
+    app.book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
+        .await
+}
+
+fn page_url(b: &Value) -> String {
+    b["links"]["cancel"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/cancel")
+        .to_owned()
+}
+
+/// The path part of a public link (tests talk to the random port, links name the public URL).
+fn local(app: &TestApp, link: &str) -> String {
+    let path = &link[link.find("/m/").unwrap()..];
+    app.url(path)
+}
+
+#[tokio::test]
+async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
+    let app = spawn_app().await;
+    let b = booked(&app).await;
+    let page = app
+        .client
+        .get(local(&app, &page_url(&b)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Ann Smith"));
+    assert!(html.contains("Mon 23 Nov 2026 11:00")); // 10:00 UTC in the visitor's zone
+    assert!(
+        html.contains("value=\"2026-11-23T13:00:00+00:00\""),
+        "slots of the same agent are offered"
+    );
+    let r = app
+        .client
+        .post(local(&app, &format!("{}/reschedule", page_url(&b))))
+        .form(&[("start", "2026-11-23T13:00:00+00:00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Done: your meeting is now with Ann Smith at Mon 23 Nov 2026 14:00"));
+    let id = b["id"].as_str().unwrap();
+    let now: Value = app
+        .get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        at(now["start"].as_str().unwrap()),
+        at("2026-11-23T13:00:00Z")
+    );
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    assert!(app
+        .emails()
+        .iter()
+        .any(|e| e.contains("Subject: Moved: your meeting with Ann Smith")));
+    let feed: Value = app.get("/v1/activities", CHAT).await.json().await.unwrap();
+    assert_eq!(
+        feed["activities"].as_array().unwrap().last().unwrap()["type"],
+        "meeting.rescheduled"
+    );
+    // A time that is not free is refused on the page, and nothing changes.
+    let r = app
+        .client
+        .post(local(&app, &format!("{}/reschedule", page_url(&b))))
+        .form(&[("start", "2026-11-23T20:00:00+00:00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("class=\"problem\""));
+    let still: Value = app
+        .get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["start"], now["start"]);
+}
+
+#[tokio::test]
+async fn the_visitor_cancels_with_a_reason() {
+    let app = spawn_app().await;
+    let b = booked(&app).await;
+    let r = app
+        .client
+        .post(local(&app, b["links"]["cancel"].as_str().unwrap()))
+        .form(&[("reason", "Found another date <b>")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Your meeting is cancelled"));
+    assert!(
+        !html.contains("Cancel the meeting"),
+        "no second cancel button"
+    );
+    let id = b["id"].as_str().unwrap();
+    let now: Value = app
+        .get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["status"], "cancelled");
+    assert_eq!(now["cancel_reason"], "Found another date <b>");
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    assert!(app.emails().iter().any(|e| e.contains("METHOD:CANCEL")));
+}
+
+#[tokio::test]
+async fn a_tampered_link_shows_nothing_and_changes_nothing() {
+    let app = spawn_app().await;
+    let b = booked(&app).await;
+    let url = page_url(&b);
+    let forged = format!("{}x", &url[..url.len() - 1]);
+    let r = app.client.get(local(&app, &forged)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(!r.text().await.unwrap().contains("Ann Smith"));
+    let r = app
+        .client
+        .post(local(&app, &format!("{forged}/cancel")))
+        .form(&[("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let id = b["id"].as_str().unwrap();
+    let other = format!(
+        "{}/m/{}/{}",
+        app.address,
+        uuid::Uuid::now_v7(),
+        url.rsplit('/').next().unwrap()
+    );
+    assert_eq!(app.client.get(other).send().await.unwrap().status(), 404);
+    let now: Value = app
+        .get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["status"], "booked");
+}
