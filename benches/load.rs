@@ -54,6 +54,7 @@ fn start_server(synchronous: &str) -> Server {
         .env("RONDO_CHAT_RATE_PER_MINUTE", "100000000")
         .env("RONDO_SQLITE_SYNCHRONOUS", synchronous)
         .env("RONDO_LOG", "warn")
+        .env("RONDO_MAIL_DIR", dir.path().join("mail"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
