@@ -64,7 +64,9 @@ impl Application {
                 mail::Mailer::new(config_smtp.as_deref(), &config_mail_dir, &config_mail_from)
                     .map_err(|e| anyhow::anyhow!(e))?,
             ),
+            // Webhook receivers get our POST itself: a redirect is an answer, not something to follow.
             http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("rondo/", env!("CARGO_PKG_VERSION")))
                 .timeout(outbox::webhook::TIMEOUT)
                 .build()?,

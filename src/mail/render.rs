@@ -63,8 +63,11 @@ pub fn render_parts(
     })
 }
 
-/// Checks a template an agent wants to save: it must parse and use only `VARIABLES`. The message names the
-/// line at fault.
+/// How much work one render may do; the bundled templates use a few hundred units.
+pub const TEMPLATE_FUEL: u64 = 50_000;
+
+/// Checks a template an agent wants to save: it must parse, use only `VARIABLES`, and render (within its fuel)
+/// for every kind of email with sample data in both languages. The message names the line at fault.
 pub fn check_template(env: &Environment, source: &str) -> Result<(), String> {
     let template = env.template_from_str(source).map_err(|e| match e.line() {
         Some(line) => format!("line {line}: {}", e.detail().unwrap_or("syntax error")),
@@ -86,6 +89,22 @@ pub fn check_template(env: &Environment, source: &str) -> Result<(), String> {
             "line {line}: unknown variable `{v}`; the variables are {}",
             VARIABLES.join(", ")
         ));
+    }
+    for kind in [
+        MailKind::Invitation,
+        MailKind::Update,
+        MailKind::Cancellation,
+    ] {
+        for lang in ["en", "nl"] {
+            template
+                .render(sample_context(kind, lang))
+                .map_err(|e| match e.line() {
+                    Some(line) => {
+                        format!("line {line}: {}", e.detail().unwrap_or("does not render"))
+                    }
+                    None => format!("does not render: {e}"),
+                })?;
+        }
     }
     Ok(())
 }
@@ -166,6 +185,8 @@ const TEMPLATES: [(&str, &str); 6] = [
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Agents write templates: bound the work one render may do (loops, recursion).
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.set_auto_escape_callback(|name| {
         if name.ends_with("/html") {
             minijinja::AutoEscape::Html
@@ -298,11 +319,19 @@ pub fn meeting_email(
         cancel_link => format!("{manage_url}/cancel"),
         reschedule_link => format!("{manage_url}/reschedule"),
     };
+    // An agent's text that fails at send time (it passed the checks on save) must not cost the visitor the
+    // email: fall back to the bundled templates.
     let Rendered {
         subject,
         text,
         html,
-    } = render_parts(env, agent.invitation.as_ref(), lang, &ctx)?;
+    } = match render_parts(env, agent.invitation.as_ref(), lang, &ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(agent = %agent.id, error = %e, "agent's invitation text failed; bundled text used");
+            render_parts(env, None, lang, &ctx)?
+        }
+    };
     let cancelled = kind == MailKind::Cancellation;
     let calendar = ics::write(&IcsEvent {
         uid: &format!("{}@rondo", m.id.simple()),

@@ -70,11 +70,13 @@ fn retry_after(r: &reqwest::Response) -> Option<Duration> {
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?;
-    v.trim()
+    // Seconds, possibly fractional; anything past a day counts as a day (the schedule clamps it anyway).
+    let secs = v
+        .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
+    Duration::try_from_secs_f64(secs.min(86_400.0)).ok()
 }
 
 /// Makes one attempt of the delivery the job names, and records its outcome on the delivery.
@@ -169,6 +171,39 @@ pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_retry_after_values_do_not_panic() {
+        for v in [
+            "1e20",
+            "99999999999999999999999",
+            "inf",
+            "-3",
+            "2.128",
+            "abc",
+        ] {
+            let resp = http_response_with_retry_after(v);
+            let got = retry_after(&resp);
+            assert!(
+                got.is_none_or(|d| d <= Duration::from_secs(86_400)),
+                "{v}: {got:?}"
+            );
+        }
+        assert_eq!(
+            retry_after(&http_response_with_retry_after("2.128")),
+            Some(Duration::from_millis(2128))
+        );
+    }
+
+    fn http_response_with_retry_after(v: &str) -> reqwest::Response {
+        reqwest::Response::from(
+            http::Response::builder()
+                .status(503)
+                .header("retry-after", v)
+                .body("")
+                .unwrap(),
+        )
+    }
 
     #[test]
     fn standard_webhooks_test_vector() {

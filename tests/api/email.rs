@@ -270,6 +270,26 @@ async fn an_agent_writes_their_own_invitation_checked_and_previewed() {
         msg.starts_with("line 4: unknown variable `favourite_colour`"),
         "{msg}"
     );
+    // Templates that would loop for ever or fail for every email are refused on save too.
+    for (body, want) in [
+        (
+            "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            "line 1:",
+        ),
+        ("Hi {{ visitor_name.x }}", "line 1:"),
+    ] {
+        let p = expect_problem(
+            app.put(&path, ADMIN, &json!({"subject": "Hi", "body": body}))
+                .await,
+            422,
+            "validation",
+        )
+        .await;
+        assert!(
+            p["errors"]["body"][0].as_str().unwrap().starts_with(want),
+            "{p}"
+        );
+    }
     assert_eq!(
         app.get(&path, ADMIN).await.json::<Value>().await.unwrap()["is_default"],
         true
