@@ -10,9 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::model::{Agent, Meeting, MeetingStatus};
 use crate::error::AppError;
-use crate::usecase::booking::{
-    cancel_booking, reschedule_booking, CancelRequest, RescheduleRequest,
-};
+use crate::usecase::booking::{cancel_booking, move_booking, CancelRequest, RescheduleRequest};
 use crate::usecase::visitor::{same_agent_starts, verify};
 use crate::usecase::App;
 
@@ -149,6 +147,9 @@ pub async fn cancel(
     let Some((m, _)) = open(&app, &path.0, &path.1).await else {
         return not_found();
     };
+    if let Some(past) = started(&app, &m) {
+        return past;
+    }
     let reason = form.into_inner().reason.filter(|r| !r.trim().is_empty());
     match cancel_booking(&app, m.id, &CancelRequest { reason }).await {
         Ok(_) => match open(&app, &path.0, &path.1).await {
@@ -182,12 +183,17 @@ pub async fn reschedule(
     let Some((m, _)) = open(&app, &path.0, &path.1).await else {
         return not_found();
     };
-    match reschedule_booking(
+    if let Some(past) = started(&app, &m) {
+        return past;
+    }
+    // The page offers the same agent's times: the meeting stays with that agent or does not move.
+    match move_booking(
         &app,
         m.id,
         &RescheduleRequest {
             start: form.into_inner().start,
         },
+        true,
     )
     .await
     {
@@ -204,6 +210,19 @@ pub async fn reschedule(
         },
         Err(e) => failed(&app, &path, e).await,
     }
+}
+
+/// A meeting that has begun can no longer be changed from the visitor's link.
+fn started(app: &App, m: &Meeting) -> Option<HttpResponse> {
+    (m.start <= app.now()).then(|| {
+        render(
+            context! {
+                title => "Too late to change",
+                problem => "This meeting has already started or taken place, so it can no longer be changed here.",
+            },
+            actix_web::http::StatusCode::CONFLICT,
+        )
+    })
 }
 
 /// The page again, saying why the change did not happen.

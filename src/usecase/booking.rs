@@ -607,6 +607,16 @@ pub async fn reschedule_booking(
     id: Uuid,
     req: &RescheduleRequest,
 ) -> AppResult<BookingView> {
+    move_booking(app, id, req, false).await
+}
+
+/// Moves a booking; with `same_agent_only` (the visitor's page) it stays with its agent or does not move.
+pub async fn move_booking(
+    app: &App,
+    id: Uuid,
+    req: &RescheduleRequest,
+    same_agent_only: bool,
+) -> AppResult<BookingView> {
     let now = app.now();
     let (old, old_agent) = meeting_with_agent(app, id).await?;
     if old.status != MeetingStatus::Booked {
@@ -631,6 +641,10 @@ pub async fn reschedule_booking(
     }
     problems.into_result()?;
     let start = start.expect("checked");
+    if start == old.start {
+        // Already there (a retry, a double click): nothing changes, nothing is sent again.
+        return Ok(booking_view(&old, &old_agent, &app.config));
+    }
     let end = start + Duration::minutes(meeting_len.minutes() as i64);
     let blocked = team.blocked_range(start, meeting_len);
 
@@ -641,12 +655,14 @@ pub async fn reschedule_booking(
     if still_queued {
         tries.push((old_agent.clone(), false));
     }
-    tries.extend(
-        ordered_candidates(team.last_agent_id, queue)
-            .into_iter()
-            .filter(|a| a.id != old_agent.id)
-            .map(|a| (a, true)),
-    );
+    if !same_agent_only {
+        tries.extend(
+            ordered_candidates(team.last_agent_id, queue)
+                .into_iter()
+                .filter(|a| a.id != old_agent.id)
+                .map(|a| (a, true)),
+        );
+    }
     for (agent, by_rotation) in tries {
         let verdict = screen_all(
             app,

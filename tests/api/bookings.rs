@@ -321,6 +321,21 @@ async fn reschedule_keeps_the_agent_when_free_else_rotates() {
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(moved["id"], b["id"]);
+    // The same move again (a retry) changes nothing and reports nothing new.
+    let again = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({"start": "2026-11-23T09:15:00Z"}),
+        )
+        .await;
+    assert_eq!(again.status(), 200);
+    let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
+    assert_eq!(
+        feed["activities"].as_array().unwrap().len(),
+        2,
+        "scheduled + one rescheduled"
+    );
     assert_eq!(agent_name(&moved), "One");
     assert_eq!(
         at(moved["start"].as_str().unwrap()),

@@ -168,3 +168,46 @@ async fn a_tampered_link_shows_nothing_and_changes_nothing() {
         .unwrap();
     assert_eq!(now["status"], "booked");
 }
+
+#[tokio::test]
+async fn the_page_never_hands_the_meeting_to_another_agent_and_closes_when_it_starts() {
+    let app = spawn_app().await;
+    let b = booked(&app).await;
+    app.create_agent("Bob Jones", "Europe/Amsterdam", &["solo"])
+        .await;
+    app.busy("ann.smith@agents.test", &[("2026-11-23T13:00:00Z", 60)]);
+    let r = app
+        .client
+        .post(local(&app, &format!("{}/reschedule", page_url(&b))))
+        .form(&[("start", "2026-11-23T13:00:00+00:00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let id = b["id"].as_str().unwrap();
+    let now: Value = app
+        .get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["agent"]["name"], "Ann Smith");
+    assert_eq!(now["start"], b["start"]);
+    // Once the meeting has begun, the link shows it but changes nothing.
+    app.clock.set(at("2026-11-23T10:05:00Z"));
+    let r = app
+        .client
+        .post(local(&app, b["links"]["cancel"].as_str().unwrap()))
+        .form(&[("reason", "late")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let now: Value = app
+        .get(&format!("/v1/bookings/{id}"), CHAT)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["status"], "booked");
+}
