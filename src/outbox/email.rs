@@ -1,7 +1,7 @@
 //! The email job: sends the visitor the invitation, update or cancellation for one version of a meeting.
 //! Its target names the meeting, the kind and the meeting's calendar version, so the Message-ID (and the
-//! ICS SEQUENCE) is the same on every retry. An email superseded by a later change before it went out is
-//! dropped: the later email says what holds.
+//! ICS SEQUENCE) is the same on every retry. An update superseded by a later change before it went out is
+//! dropped (the later email says what holds); an invitation is dropped only if the meeting was cancelled.
 
 use uuid::Uuid;
 
@@ -36,7 +36,11 @@ pub async fn send(app: &App, target: Option<&str>) -> anyhow::Result<Sent> {
     let Some(m) = app.store.meeting(meeting_id).await? else {
         return Ok(Sent::Superseded);
     };
-    if m.calendar_version > version {
+    // A later change's email says what holds now. An invitation still goes out when the meeting was only
+    // moved (the visitor must get one, showing the current time), not when it was cancelled meanwhile.
+    let later_change = m.calendar_version > version;
+    let cancelled = m.status == crate::domain::model::MeetingStatus::Cancelled;
+    if later_change && (kind != MailKind::Invitation || cancelled) {
         return Ok(Sent::Superseded);
     }
     let agent = app

@@ -78,7 +78,11 @@ async fn run_job(app: &App, job: &JobRow) -> Outcome {
                 error,
                 transient: false,
             }) => Outcome::GiveUp(error),
-            Err(e) => Outcome::GiveUp(e.to_string()),
+            // A database hiccup: try again (a bad target ends as dead after the schedule).
+            Err(e) => Outcome::Retry {
+                error: e.to_string(),
+                retry_after: None,
+            },
         },
         (kind, _) => Outcome::GiveUp(format!("unknown job kind `{kind}`")),
     }

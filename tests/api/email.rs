@@ -352,3 +352,33 @@ async fn an_agent_writes_their_own_invitation_checked_and_previewed() {
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["is_default"], true);
 }
+
+#[tokio::test]
+async fn a_meeting_moved_before_its_invitation_went_out_still_gets_one() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
+        .await;
+    let id = b["id"].as_str().unwrap();
+    app.post(
+        &format!("/v1/bookings/{id}/reschedule"),
+        CHAT,
+        &json!({"start": "2026-11-23T12:00:00Z"}),
+    )
+    .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let emails: Vec<Email> = app.emails().iter().map(|r| parse(r)).collect();
+    assert_eq!(emails.len(), 2);
+    let invitation = emails
+        .iter()
+        .find(|e| e.subject.starts_with("your meeting"))
+        .expect("an invitation");
+    assert_eq!(
+        prop(&event_props(&invitation.ics), "DTSTART"),
+        "20261123T120000Z",
+        "it shows the current time"
+    );
+    assert!(emails.iter().any(|e| e.subject.starts_with("Moved:")));
+}
