@@ -20,8 +20,8 @@ use calendar::{sync_meeting_calendar, SyncError};
 
 /// The job that brings a meeting's calendar event in line with the meeting.
 pub const CALENDAR_SYNC: &str = "calendar.sync";
-/// Jobs claimed per round.
-const BATCH: u32 = 16;
+/// Jobs claimed per round: few, so a round of slow jobs ends well inside its claim.
+const BATCH: u32 = 4;
 /// How long the inline attempt of a change gets before the job is left to the worker, and how long after
 /// the change the worker first looks at the job (so the inline attempt usually does it alone).
 pub const INLINE_DEADLINE: StdDuration = StdDuration::from_secs(3);
@@ -108,7 +108,12 @@ async fn run_batch(
         )
         .await?;
     for (i, job) in jobs.iter().enumerate() {
-        if stop.is_some_and(|s| *s.borrow()) {
+        // Shutting down, or this round's claim is about to run out (slow jobs before this one): hand back
+        // what was claimed but not started, without counting the attempt.
+        let claim_ending = job
+            .locked_until
+            .is_some_and(|until| app.now().timestamp() + 20 >= until);
+        if stop.is_some_and(|s| *s.borrow()) || claim_ending {
             // Shutting down: hand back what was claimed but not started, without counting the attempt.
             let rest: Vec<Uuid> = jobs[i..].iter().map(|j| j.id).collect();
             app.store.release_jobs(&rest).await?;
@@ -123,24 +128,24 @@ async fn run_batch(
 async fn settle(app: &App, job: &JobRow, outcome: Outcome) -> anyhow::Result<()> {
     let now = app.now();
     match outcome {
-        Outcome::Done => app.store.finish_job(job.id, now).await?,
+        Outcome::Done => app.store.finish_job(job, now).await?,
         Outcome::Retry { error, retry_after } => {
             let jitter = rand::random::<f64>() * 2.0 - 1.0;
             match schedule::next_delay(job.attempts, retry_after, jitter) {
                 Some(delay) => {
                     let at = now + Duration::from_std(delay).unwrap_or(Duration::hours(10));
                     tracing::warn!(job = %job.id, attempts = job.attempts, %error, retry_at = %at, "job failed; will retry");
-                    app.store.retry_job_later(job.id, at, &error, now).await?;
+                    app.store.retry_job_later(job, at, &error, now).await?;
                 }
                 None => {
                     tracing::error!(job = %job.id, %error, "job failed for the last time; parked as dead");
-                    app.store.bury_job(job.id, &error, now).await?;
+                    app.store.bury_job(job, &error, now).await?;
                 }
             }
         }
         Outcome::GiveUp(error) => {
             tracing::error!(job = %job.id, %error, "job cannot succeed; parked as dead");
-            app.store.bury_job(job.id, &error, now).await?;
+            app.store.bury_job(job, &error, now).await?;
         }
     }
     Ok(())

@@ -15,6 +15,8 @@ pub struct JobRow {
     /// What the job acts on when it is not a meeting (a webhook delivery's id).
     pub target: Option<String>,
     pub status: String,
+    /// The end of the claim this row was read under: settling a job checks the claim is still this one.
+    pub locked_until: Option<i64>,
     pub attempts: u32,
     pub run_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -30,6 +32,7 @@ fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
         meeting_id: meeting.and_then(|m| Uuid::parse_str(&m).ok()),
         target: r.try_get("target")?,
         status: r.try_get("status")?,
+        locked_until: r.try_get("locked_until")?,
         attempts: r.try_get::<i64, _>("attempts")? as u32,
         run_at: from_secs(r.try_get("run_at")?),
         last_error: r.try_get("last_error")?,
@@ -115,10 +118,14 @@ impl Store {
         Ok(jobs)
     }
 
-    pub async fn finish_job(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?")
+    /// Marks the job done, if this worker's claim still holds it (a claim that ran out and was taken over by
+    /// another worker leaves the job to that worker).
+    pub async fn finish_job(&self, job: &JobRow, now: DateTime<Utc>) -> StoreResult<()> {
+        let id = job.id;
+        sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND locked_until IS ?")
             .bind(to_secs(now))
             .bind(id.to_string())
+            .bind(job.locked_until)
             .execute(&self.write)
             .await?;
         Ok(())
@@ -127,27 +134,31 @@ impl Store {
     /// Schedules another try at `run_at`, keeping the error for admins.
     pub async fn retry_job_later(
         &self,
-        id: Uuid,
+        job: &JobRow,
         run_at: DateTime<Utc>,
         error: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE jobs SET run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?")
+        let id = job.id;
+        sqlx::query("UPDATE jobs SET run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND locked_until IS ?")
             .bind(to_secs(run_at))
             .bind(error)
             .bind(to_secs(now))
             .bind(id.to_string())
+            .bind(job.locked_until)
             .execute(&self.write)
             .await?;
         Ok(())
     }
 
     /// Parks a job that gave up as `dead`, with its last error.
-    pub async fn bury_job(&self, id: Uuid, error: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE jobs SET status = 'dead', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ?")
+    pub async fn bury_job(&self, job: &JobRow, error: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let id = job.id;
+        sqlx::query("UPDATE jobs SET status = 'dead', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND locked_until IS ?")
             .bind(error)
             .bind(to_secs(now))
             .bind(id.to_string())
+            .bind(job.locked_until)
             .execute(&self.write)
             .await?;
         Ok(())

@@ -98,11 +98,38 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
+    // The first worker wakes up and settles its stale claim: nothing happens; the new claim's settle counts.
+    let stale = &first[0];
+    store
+        .bury_job(stale, "late", t0 + chrono::Duration::seconds(130))
+        .await
+        .unwrap();
+    assert_eq!(store.job(id).await.unwrap().unwrap().status, "pending");
+    store
+        .finish_job(&again[0], t0 + chrono::Duration::seconds(131))
+        .await
+        .unwrap();
+    assert_eq!(store.job(id).await.unwrap().unwrap().status, "done");
+    store
+        .finish_job(stale, t0 + chrono::Duration::seconds(132))
+        .await
+        .unwrap();
+    let mut tx = store.begin_write().await.unwrap();
+    let id = store
+        .insert_job_in(&mut tx, "calendar.sync", None, t0, t0)
+        .await
+        .unwrap();
+    store.commit(tx).await.unwrap();
+    let again = store
+        .claim_due_jobs(t0 + chrono::Duration::seconds(121), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, id);
     // A clean shutdown hands a claim back without counting it.
     store.release_jobs(&[id]).await.unwrap();
     let third = store
         .claim_due_jobs(t0 + chrono::Duration::seconds(122), lease, 10)
         .await
         .unwrap();
-    assert_eq!(third[0].attempts, 2);
+    assert_eq!(third[0].attempts, 1);
 }
