@@ -110,11 +110,11 @@ async fn run_batch(
     for (i, job) in jobs.iter().enumerate() {
         // Shutting down, or this round's claim is about to run out (slow jobs before this one): hand back
         // what was claimed but not started, without counting the attempt.
+        let margin = (app.config.job_lease_seconds as i64 / 4).min(20);
         let claim_ending = job
             .locked_until
-            .is_some_and(|until| app.now().timestamp() + 20 >= until);
+            .is_some_and(|until| app.now().timestamp() + margin >= until);
         if stop.is_some_and(|s| *s.borrow()) || claim_ending {
-            // Shutting down: hand back what was claimed but not started, without counting the attempt.
             let rest: Vec<Uuid> = jobs[i..].iter().map(|j| j.id).collect();
             app.store.release_jobs(&rest).await?;
             return Ok(i);
