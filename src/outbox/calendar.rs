@@ -60,8 +60,37 @@ async fn agent(app: &App, id: Uuid) -> Result<Agent, SyncError> {
         .ok_or_else(|| SyncError::Store(anyhow::anyhow!("agent {id} not found")))
 }
 
-/// Brings the meeting's calendar event in line with the meeting. Ok when in sync (or nothing to do).
+/// How long one sync may hold a meeting's calendar lease.
+const LOCK_SECONDS: i64 = 60;
+
+/// Brings the meeting's calendar event in line with the meeting. Ok when in sync (or nothing to do). Only
+/// one sync per meeting runs at a time; a second one is told to try again shortly.
 pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
+    let now = app.now();
+    let locked = app
+        .store
+        .lock_calendar(
+            meeting_id,
+            now,
+            now + chrono::Duration::seconds(LOCK_SECONDS),
+        )
+        .await
+        .map_err(store)?;
+    if !locked {
+        return Err(SyncError::Calendar(CalendarError::Transient {
+            message: "another calendar sync of this meeting is running".into(),
+            retry_after: Some(std::time::Duration::from_secs(5)),
+        }));
+    }
+    let result = sync_locked(app, meeting_id).await;
+    // Recording a result releases the lease; anything else releases it here.
+    if let Err(e) = app.store.unlock_calendar(meeting_id).await {
+        tracing::warn!(meeting = %meeting_id, error = %e, "calendar lease not released; it will expire");
+    }
+    result
+}
+
+async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
     let Some(m) = app.store.meeting(meeting_id).await.map_err(store)? else {
         return Ok(());
     };

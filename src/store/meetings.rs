@@ -148,6 +148,33 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Takes the meeting's calendar lease until `until`; false while another sync holds it.
+    pub async fn lock_calendar(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
+             AND (calendar_lock_until IS NULL OR calendar_lock_until <= ?)",
+        )
+        .bind(to_secs(until))
+        .bind(id.to_string())
+        .bind(to_secs(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn unlock_calendar(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE meetings SET calendar_lock_until = NULL WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Records that the calendar caught up with `version` of the meeting: the event is now in `holder`'s
     /// calendar (None: in nobody's), with this status and video link.
     pub async fn record_calendar_sync_in(
@@ -161,7 +188,7 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE meetings SET calendar_agent_id = ?, calendar_status = ?, video_link = ?, \
-             calendar_synced_version = MAX(calendar_synced_version, ?) WHERE id = ?",
+             calendar_synced_version = MAX(calendar_synced_version, ?), calendar_lock_until = NULL WHERE id = ?",
         )
         .bind(holder.map(|h| h.to_string()))
         .bind(status)

@@ -3,6 +3,8 @@
 use chrono::Duration;
 use serde_json::{json, Value};
 
+use rondo::usecase::Clock;
+
 use crate::support::calendar::Failure;
 use crate::support::*;
 
@@ -153,6 +155,48 @@ async fn a_meeting_cancelled_before_its_event_existed_never_gets_one() {
     assert!(emails[0].contains("METHOD:CANCEL"));
     assert_eq!(
         booking(&app, id).await["calendar_event"]["status"],
+        "deleted"
+    );
+}
+
+#[tokio::test]
+async fn one_calendar_sync_per_meeting_at_a_time() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    let id: uuid::Uuid = b["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.calendars.events().len(), 1);
+    // Another sync of this meeting holds the lease (say a slow worker still creating the event)...
+    let now = app.clock.now();
+    assert!(app
+        .app
+        .store
+        .lock_calendar(id, now, now + Duration::seconds(60))
+        .await
+        .unwrap());
+    assert!(!app
+        .app
+        .store
+        .lock_calendar(id, now, now + Duration::seconds(60))
+        .await
+        .unwrap());
+    // ...so the cancel's inline sync leaves the event alone rather than racing it,
+    app.post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({}))
+        .await;
+    assert_eq!(app.calendars.events().len(), 1);
+    assert_eq!(
+        booking(&app, &id.to_string()).await["calendar_event"]["status"],
+        "created"
+    );
+    // and its job deletes the event once the lease is free.
+    app.app.store.unlock_calendar(id).await.unwrap();
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    assert!(app.calendars.events().is_empty());
+    assert_eq!(
+        booking(&app, &id.to_string()).await["calendar_event"]["status"],
         "deleted"
     );
 }
