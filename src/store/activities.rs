@@ -37,12 +37,13 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets activities that occurred before `before`, with their webhook deliveries, and finished jobs
+    /// Forgets activities that occurred before `before`, with their delivered webhooks (a dead delivery stays,
+    /// with its activity, while an admin may still retry it), and finished jobs
     /// last touched before it; returns (activities, deliveries, jobs) removed.
     pub async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<(u64, u64, u64)> {
         let mut tx = self.begin_write().await?;
         let deliveries = sqlx::query(
-            "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'dead') \
+            "DELETE FROM webhook_deliveries WHERE status = 'delivered' \
              AND activity_id IN (SELECT id FROM activities WHERE occurred_at < ?)",
         )
         .bind(to_secs(before))
