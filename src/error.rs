@@ -94,6 +94,20 @@ impl Problems {
             }
         }
     }
+    /// A page size from a query: 1 to 500, `default` when absent.
+    pub fn limit(&mut self, raw: Option<&str>, default: u32) -> Option<u32> {
+        match raw {
+            None => Some(default),
+            Some(l) => self.check(
+                "limit",
+                l.parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=500).contains(l))
+                    .ok_or("must be 1 to 500"),
+            ),
+        }
+    }
+
     pub fn into_result(self) -> AppResult<()> {
         if self.0.is_empty() {
             Ok(())

@@ -84,16 +84,7 @@ pub async fn activities(
         ),
         None => Some(0),
     };
-    let limit = match &q.0.limit {
-        Some(l) => problems.check(
-            "limit",
-            l.parse::<u32>()
-                .ok()
-                .filter(|l| (1..=500).contains(l))
-                .ok_or("must be 1 to 500"),
-        ),
-        None => Some(100),
-    };
+    let limit = problems.limit(q.0.limit.as_deref(), 100);
     problems.into_result()?;
     let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(100));
     let rows = app

@@ -42,46 +42,24 @@ fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
 }
 
 impl Store {
+    /// A job acting on a meeting, or on some other `target` (a webhook delivery, an email's meeting version).
     pub async fn insert_job_in(
         &self,
         tx: &mut Tx,
         kind: &str,
         meeting_id: Option<Uuid>,
+        target: Option<&str>,
         run_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Uuid> {
         let id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO jobs (id, kind, meeting_id, status, attempts, run_at, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
+            "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(kind)
         .bind(meeting_id.map(|m| m.to_string()))
-        .bind(to_secs(run_at))
-        .bind(to_secs(now))
-        .bind(to_secs(now))
-        .execute(&mut **tx)
-        .await?;
-        Ok(id)
-    }
-
-    /// A job acting on `target` (not a meeting).
-    pub async fn insert_target_job_in(
-        &self,
-        tx: &mut Tx,
-        kind: &str,
-        target: &str,
-        run_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Uuid> {
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, target, status, attempts, run_at, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(kind)
         .bind(target)
         .bind(to_secs(run_at))
         .bind(to_secs(now))

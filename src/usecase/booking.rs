@@ -474,11 +474,18 @@ async fn enqueue_effects(
 ) -> AppResult<()> {
     let later = now + Duration::seconds(outbox::FIRST_RUN_DELAY_SECONDS);
     app.store
-        .insert_job_in(tx, outbox::CALENDAR_SYNC, Some(meeting), later, now)
+        .insert_job_in(tx, outbox::CALENDAR_SYNC, Some(meeting), None, later, now)
         .await?;
     let target = outbox::email::target(meeting, mail, version);
     app.store
-        .insert_target_job_in(tx, outbox::email::EMAIL_SEND, &target, later, now)
+        .insert_job_in(
+            tx,
+            outbox::email::EMAIL_SEND,
+            Some(meeting),
+            Some(&target),
+            later,
+            now,
+        )
         .await?;
     Ok(())
 }
@@ -506,10 +513,11 @@ async fn record_activity(
             .insert_delivery_in(tx, endpoint, activity.id, now)
             .await?;
         app.store
-            .insert_target_job_in(
+            .insert_job_in(
                 tx,
                 outbox::webhook::WEBHOOK_DELIVER,
-                &delivery.to_string(),
+                None,
+                Some(&delivery.to_string()),
                 now,
                 now,
             )

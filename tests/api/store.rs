@@ -78,7 +78,7 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
     let t0 = default_now();
     let mut tx = store.begin_write().await.unwrap();
     let id = store
-        .insert_job_in(&mut tx, "calendar.sync", None, t0, t0)
+        .insert_job_in(&mut tx, "calendar.sync", None, None, t0, t0)
         .await
         .unwrap();
     store.commit(tx).await.unwrap();
@@ -116,7 +116,7 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
         .unwrap();
     let mut tx = store.begin_write().await.unwrap();
     let id = store
-        .insert_job_in(&mut tx, "calendar.sync", None, t0, t0)
+        .insert_job_in(&mut tx, "calendar.sync", None, None, t0, t0)
         .await
         .unwrap();
     store.commit(tx).await.unwrap();

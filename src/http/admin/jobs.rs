@@ -76,16 +76,7 @@ pub async fn list_jobs(
             None
         }
     };
-    let limit = match &q.0.limit {
-        Some(l) => p.check(
-            "limit",
-            l.parse::<u32>()
-                .ok()
-                .filter(|l| (1..=500).contains(l))
-                .ok_or("must be 1 to 500"),
-        ),
-        None => Some(100),
-    };
+    let limit = p.limit(q.0.limit.as_deref(), 100);
     p.into_result()?;
     let jobs = app
         .store

@@ -141,16 +141,8 @@ async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResul
             decode_cursor(c).ok_or("not a cursor from this list"),
         );
     }
-    if let Some(l) = &q.limit {
-        if let Some(l) = p.check(
-            "limit",
-            l.parse::<u32>()
-                .ok()
-                .filter(|l| (1..=500).contains(l))
-                .ok_or("must be 1 to 500"),
-        ) {
-            f.limit = l;
-        }
+    if let Some(l) = p.limit(q.limit.as_deref(), default_limit) {
+        f.limit = l;
     }
     p.into_result()?;
     Ok(f)
