@@ -144,43 +144,15 @@ async fn availability_load(client: &reqwest::Client, base: &str, connections: us
     let n = probe["slots"].as_array().map(|a| a.len()).unwrap_or(0);
     let bytes = serde_json::to_vec(&probe).unwrap().len();
     println!("availability answer: {n} slots, {bytes} bytes");
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let client = client.clone();
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let (mut ok, mut other, mut lat) = (0usize, 0usize, Vec::new());
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = client.get(url.as_str()).bearer_auth(CHAT).send().await;
-                match r {
-                    Ok(r) if r.status() == 200 => {
-                        let _ = r.bytes().await;
-                        ok += 1;
-                    }
-                    _ => other += 1,
-                }
-                lat.push(t.elapsed());
-            }
-            (ok, other, lat)
-        }));
-    }
-    let (mut ok, mut other, mut lat) = (0, 0, Vec::new());
-    for t in tasks {
-        let (o, x, l) = t.await.unwrap();
-        ok += o;
-        other += x;
-        lat.extend(l);
-    }
-    report(
+    let client = client.clone();
+    drive(
         "availability (10 agents, 14 days)",
-        ok,
-        other,
-        start.elapsed(),
-        lat,
-    );
+        200,
+        connections,
+        seconds,
+        move |_| Some(client.get(url.as_str()).bearer_auth(CHAT)),
+    )
+    .await;
 }
 
 async fn booking_load(client: &reqwest::Client, base: &str, connections: usize, seconds: u64) {
@@ -214,36 +186,56 @@ async fn booking_load(client: &reqwest::Client, base: &str, connections: usize, 
             .flat_map(|s| std::iter::repeat_n(s.clone(), 3))
             .collect(),
     );
+    let (client, url) = (client.clone(), format!("{base}/v1/bookings"));
+    drive(
+        "bookings (201 = booked; other = 409 slot taken)",
+        201,
+        connections,
+        seconds,
+        move |i| {
+            let start = work.get(i)?;
+            let body = json!({"team": "load", "start": start,
+            "visitor": {"email": format!("lead{i}@example.com"), "timezone": "Europe/Amsterdam"}});
+            Some(
+                client
+                    .post(&url)
+                    .bearer_auth(CHAT)
+                    .header("Idempotency-Key", format!("load-{i}"))
+                    .json(&body),
+            )
+        },
+    )
+    .await;
+}
+
+/// Sends requests from `connections` concurrent loops for `seconds` (or until `request` has no more work for
+/// the next sequence number), counting answers with status `ok_status`, and prints the figures.
+async fn drive<F>(name: &str, ok_status: u16, connections: usize, seconds: u64, request: F)
+where
+    F: Fn(usize) -> Option<reqwest::RequestBuilder> + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (client, work, next) = (client.clone(), work.clone(), next.clone());
-        let url = format!("{base}/v1/bookings");
+        let (request, next) = (request.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut other, mut lat) = (0usize, 0usize, Vec::new());
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(start) = work.get(i) else { break };
-                let body = json!({"team": "load", "start": start,
-                    "visitor": {"email": format!("lead{i}@example.com"), "timezone": "Europe/Amsterdam"}});
+                let Some(req) = request(i) else { break };
                 let t = Instant::now();
-                let r = client
-                    .post(&url)
-                    .bearer_auth(CHAT)
-                    .header("Idempotency-Key", format!("load-{i}"))
-                    .json(&body)
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 201 => {
-                        let _ = r.bytes().await;
-                        ok += 1;
-                    }
+                match req.send().await {
                     Ok(r) => {
+                        let status = r.status().as_u16();
                         let _ = r.bytes().await;
-                        other += 1;
+                        if status == ok_status {
+                            ok += 1;
+                        } else {
+                            other += 1;
+                        }
                     }
                     Err(_) => other += 1,
                 }
@@ -259,13 +251,7 @@ async fn booking_load(client: &reqwest::Client, base: &str, connections: usize, 
         other += x;
         lat.extend(l);
     }
-    report(
-        "bookings (201 = booked; other = 409 slot taken)",
-        ok,
-        other,
-        start.elapsed(),
-        lat,
-    );
+    report(name, ok, other, start.elapsed(), lat);
 }
 
 fn enc(t: &chrono::DateTime<chrono::Utc>) -> String {
