@@ -4,15 +4,16 @@ use rondo::store::{Claim, Store, StoredResponse};
 
 use crate::support::*;
 
+/// A store on a new SQLite file in `dir`, migrations applied.
+async fn fresh_store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}/s.db?mode=rwc", dir.path().display());
+    Store::connect(&url, true).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_taken_over_claim_can_no_longer_save_its_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(
-        &format!("sqlite://{}/s.db?mode=rwc", dir.path().display()),
-        true,
-    )
-    .await
-    .unwrap();
+    let store = fresh_store(&dir).await;
     let t0 = default_now();
     let Claim::Started(first) = store
         .claim_idempotency_key("scope", "k", "hash", t0)
@@ -69,12 +70,7 @@ async fn a_taken_over_claim_can_no_longer_save_its_answer() {
 #[tokio::test]
 async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(
-        &format!("sqlite://{}/s.db?mode=rwc", dir.path().display()),
-        true,
-    )
-    .await
-    .unwrap();
+    let store = fresh_store(&dir).await;
     let t0 = default_now();
     let mut tx = store.begin_write().await.unwrap();
     let id = store

@@ -27,6 +27,16 @@ fn local(app: &TestApp, link: &str) -> String {
     app.url(path)
 }
 
+/// Submits the page's form at `link` (a public link) with one field, as the browser does.
+async fn submit(app: &TestApp, link: &str, field: &str, value: &str) -> reqwest::Response {
+    app.client
+        .post(local(app, link))
+        .form(&[(field, value)])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
     let app = spawn_app().await;
@@ -49,13 +59,13 @@ async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
         html.contains("value=\"2026-11-23T13:00:00+00:00\""),
         "slots of the same agent are offered"
     );
-    let r = app
-        .client
-        .post(local(&app, &format!("{}/reschedule", page_url(&b))))
-        .form(&[("start", "2026-11-23T13:00:00+00:00")])
-        .send()
-        .await
-        .unwrap();
+    let r = submit(
+        &app,
+        &format!("{}/reschedule", page_url(&b)),
+        "start",
+        "2026-11-23T13:00:00+00:00",
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert!(r
         .text()
@@ -85,13 +95,13 @@ async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
         "meeting.rescheduled"
     );
     // A time that is not free is refused on the page, and nothing changes.
-    let r = app
-        .client
-        .post(local(&app, &format!("{}/reschedule", page_url(&b))))
-        .form(&[("start", "2026-11-23T20:00:00+00:00")])
-        .send()
-        .await
-        .unwrap();
+    let r = submit(
+        &app,
+        &format!("{}/reschedule", page_url(&b)),
+        "start",
+        "2026-11-23T20:00:00+00:00",
+    )
+    .await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("class=\"problem\""));
     let still: Value = app
@@ -107,13 +117,13 @@ async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
 async fn the_visitor_cancels_with_a_reason() {
     let app = spawn_app().await;
     let b = booked(&app).await;
-    let r = app
-        .client
-        .post(local(&app, b["links"]["cancel"].as_str().unwrap()))
-        .form(&[("reason", "Found another date <b>")])
-        .send()
-        .await
-        .unwrap();
+    let r = submit(
+        &app,
+        b["links"]["cancel"].as_str().unwrap(),
+        "reason",
+        "Found another date <b>",
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("Your meeting is cancelled"));
@@ -144,13 +154,7 @@ async fn a_tampered_link_shows_nothing_and_changes_nothing() {
     let r = app.client.get(local(&app, &forged)).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert!(!r.text().await.unwrap().contains("Ann Smith"));
-    let r = app
-        .client
-        .post(local(&app, &format!("{forged}/cancel")))
-        .form(&[("reason", "x")])
-        .send()
-        .await
-        .unwrap();
+    let r = submit(&app, &format!("{forged}/cancel"), "reason", "x").await;
     assert_eq!(r.status(), 404);
     let id = b["id"].as_str().unwrap();
     let other = format!(
@@ -176,13 +180,13 @@ async fn the_page_never_hands_the_meeting_to_another_agent_and_closes_when_it_st
     app.create_agent("Bob Jones", "Europe/Amsterdam", &["solo"])
         .await;
     app.busy("ann.smith@agents.test", &[("2026-11-23T13:00:00Z", 60)]);
-    let r = app
-        .client
-        .post(local(&app, &format!("{}/reschedule", page_url(&b))))
-        .form(&[("start", "2026-11-23T13:00:00+00:00")])
-        .send()
-        .await
-        .unwrap();
+    let r = submit(
+        &app,
+        &format!("{}/reschedule", page_url(&b)),
+        "start",
+        "2026-11-23T13:00:00+00:00",
+    )
+    .await;
     assert_eq!(r.status(), 422);
     let id = b["id"].as_str().unwrap();
     let now: Value = app
@@ -195,13 +199,13 @@ async fn the_page_never_hands_the_meeting_to_another_agent_and_closes_when_it_st
     assert_eq!(now["start"], b["start"]);
     // Once the meeting has begun, the link shows it but changes nothing.
     app.clock.set(at("2026-11-23T10:05:00Z"));
-    let r = app
-        .client
-        .post(local(&app, b["links"]["cancel"].as_str().unwrap()))
-        .form(&[("reason", "late")])
-        .send()
-        .await
-        .unwrap();
+    let r = submit(
+        &app,
+        b["links"]["cancel"].as_str().unwrap(),
+        "reason",
+        "late",
+    )
+    .await;
     assert_eq!(r.status(), 409);
     let now: Value = app
         .get(&format!("/v1/bookings/{id}"), CHAT)
