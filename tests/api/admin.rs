@@ -17,11 +17,8 @@ async fn agents_can_be_created_read_changed_and_deleted() {
     assert_eq!(a["weekly_hours"]["mon"], json!([["09:00", "17:00"]]));
     let id = a["id"].as_str().unwrap();
     let got: Value = app
-        .get(&format!("/admin/api/agents/{id}"), ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/admin/api/agents/{id}"), ADMIN)
+        .await;
     assert_eq!(got, a);
     let r = app
         .patch(
@@ -34,12 +31,7 @@ async fn agents_can_be_created_read_changed_and_deleted() {
     let changed: Value = r.json().await.unwrap();
     assert_eq!(changed["timezone"], "Asia/Tokyo");
     assert_eq!(changed["name"], "Ann S");
-    let all: Value = app
-        .get("/admin/api/agents", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/admin/api/agents", ADMIN).await;
     assert_eq!(all.as_array().unwrap().len(), 1);
     let r = app
         .client
@@ -55,12 +47,7 @@ async fn agents_can_be_created_read_changed_and_deleted() {
         "not-found",
     )
     .await;
-    let q: Value = app
-        .get("/admin/api/teams/sales/queue", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = app.get_json("/admin/api/teams/sales/queue", ADMIN).await;
     assert!(q["agents"].as_array().unwrap().is_empty());
 }
 
@@ -110,12 +97,7 @@ async fn bad_agents_are_refused_naming_the_field() {
     )
     .await;
     assert!(p["errors"]["email"].is_array());
-    let all: Value = app
-        .get("/admin/api/agents", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/admin/api/agents", ADMIN).await;
     assert_eq!(all.as_array().unwrap().len(), 1);
 }
 
@@ -164,12 +146,7 @@ async fn teams_are_validated_and_patched() {
         )
         .await;
     expect_problem(r, 422, "validation").await;
-    let got: Value = app
-        .get("/admin/api/teams/sales", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json("/admin/api/teams/sales", ADMIN).await;
     assert_eq!(got["meeting_minutes"], 45);
     expect_problem(
         app.get("/admin/api/teams/nope", ADMIN).await,
@@ -177,12 +154,7 @@ async fn teams_are_validated_and_patched() {
         "not-found",
     )
     .await;
-    let list: Value = app
-        .get("/admin/api/teams", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/admin/api/teams", ADMIN).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
@@ -202,12 +174,7 @@ async fn the_queue_can_be_seen_and_reordered() {
         }
         v
     };
-    let q: Value = app
-        .get("/admin/api/teams/sales/queue", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let q: Value = app.get_json("/admin/api/teams/sales/queue", ADMIN).await;
     let names: Vec<_> = q["agents"]
         .as_array()
         .unwrap()

@@ -39,12 +39,7 @@ async fn round_robin_continues_after_the_agent_who_took_the_last_meeting() {
     }
     // Three took the third meeting: Four gets the next, then Five, then One.
     assert_eq!(got, ["One", "Two", "Three", "Four", "Five", "One", "Two"]);
-    let queue: Value = app
-        .get("/admin/api/teams/sales/queue", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let queue: Value = app.get_json("/admin/api/teams/sales/queue", ADMIN).await;
     let last: Vec<_> = queue["agents"]
         .as_array()
         .unwrap()
@@ -279,7 +274,7 @@ async fn cancel_frees_the_slot_and_reports_it() {
         .post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({}))
         .await;
     assert_eq!(r.status(), 200);
-    let feed: Value = app.get("/v1/activities", CHAT).await.json().await.unwrap();
+    let feed: Value = app.get_json("/v1/activities", CHAT).await;
     let kinds: Vec<_> = feed["activities"]
         .as_array()
         .unwrap()
@@ -330,7 +325,7 @@ async fn reschedule_keeps_the_agent_when_free_else_rotates() {
         )
         .await;
     assert_eq!(again.status(), 200);
-    let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
+    let feed: Value = app.get_json("/v1/activities", ADMIN).await;
     assert_eq!(
         feed["activities"].as_array().unwrap().len(),
         2,
@@ -363,7 +358,7 @@ async fn reschedule_keeps_the_agent_when_free_else_rotates() {
     // The old slot is free again for One.
     let m = app.meetings("status=booked").await;
     assert_eq!(m["meetings"].as_array().unwrap().len(), 1);
-    let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
+    let feed: Value = app.get_json("/v1/activities", ADMIN).await;
     assert_eq!(
         feed["activities"].as_array().unwrap().last().unwrap()["type"],
         "meeting.rescheduled"

@@ -237,17 +237,12 @@ async fn with_smtp_down_for_a_while_the_invitation_arrives_once() {
 async fn an_agent_writes_their_own_invitation_checked_and_previewed() {
     let app = spawn_app().await;
     solo(&app).await;
-    let agents: Value = app
-        .get("/admin/api/agents", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let agents: Value = app.get_json("/admin/api/agents", ADMIN).await;
     let path = format!(
         "/admin/api/agents/{}/invitation",
         agents[0]["id"].as_str().unwrap()
     );
-    let got: Value = app.get(&path, ADMIN).await.json().await.unwrap();
+    let got: Value = app.get_json(&path, ADMIN).await;
     assert_eq!(got["is_default"], true);
     assert!(got["variables"]
         .as_array()
@@ -290,10 +285,7 @@ async fn an_agent_writes_their_own_invitation_checked_and_previewed() {
             "{p}"
         );
     }
-    assert_eq!(
-        app.get(&path, ADMIN).await.json::<Value>().await.unwrap()["is_default"],
-        true
-    );
+    assert_eq!(app.get_json(&path, ADMIN).await["is_default"], true);
 
     let mine = json!({
         "subject": "{{ agent_name }} <> {{ visitor_name }}: {{ date }}",

@@ -101,12 +101,7 @@ async fn malformed_and_oversized_bodies() {
         "payload-too-large",
     )
     .await;
-    let list: Value = app
-        .get("/admin/api/teams", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/admin/api/teams", ADMIN).await;
     assert!(list.as_array().unwrap().is_empty());
 }
 

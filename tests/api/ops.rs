@@ -53,12 +53,7 @@ async fn activities_are_pulled_in_order_with_a_cursor() {
     let b2 = app
         .book_ok("sales", "2026-11-23T10:00:00Z", "b@example.com")
         .await;
-    let page: Value = app
-        .get("/v1/activities?limit=1", CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/v1/activities?limit=1", CHAT).await;
     let acts = page["activities"].as_array().unwrap();
     assert_eq!(acts.len(), 1);
     assert_eq!(acts[0]["type"], "meeting.scheduled");
@@ -75,21 +70,15 @@ async fn activities_are_pulled_in_order_with_a_cursor() {
     );
     let cursor = page["next_cursor"].as_str().unwrap();
     let page: Value = app
-        .get(&format!("/v1/activities?after={cursor}"), ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/activities?after={cursor}"), ADMIN)
+        .await;
     let acts = page["activities"].as_array().unwrap();
     assert_eq!(acts.len(), 1);
     assert_eq!(acts[0]["data"]["meeting_id"], b2["id"]);
     let end = page["next_cursor"].as_str().unwrap();
     let page: Value = app
-        .get(&format!("/v1/activities?after={end}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/v1/activities?after={end}"), CHAT)
+        .await;
     assert_eq!(page["activities"], json!([]));
     assert_eq!(page["next_cursor"], end);
     expect_problem(
@@ -117,7 +106,7 @@ async fn activities_older_than_the_retention_are_purged() {
         .await
         .unwrap();
     assert_eq!(purged.activities, 1);
-    let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
+    let feed: Value = app.get_json("/v1/activities", ADMIN).await;
     let left = feed["activities"].as_array().unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["data"]["visitor"]["email"], "newer@example.com");

@@ -15,11 +15,7 @@ async fn solo(app: &TestApp) {
 }
 
 async fn booking(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap()
+    app.get_json(&format!("/v1/bookings/{id}"), CHAT).await
 }
 
 #[tokio::test]

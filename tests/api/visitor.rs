@@ -73,12 +73,7 @@ async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
         .unwrap()
         .contains("Done: your meeting is now with Ann Smith at Mon 23 Nov 2026 14:00"));
     let id = b["id"].as_str().unwrap();
-    let now: Value = app
-        .get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(
         at(now["start"].as_str().unwrap()),
         at("2026-11-23T13:00:00Z")
@@ -89,7 +84,7 @@ async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
         .emails()
         .iter()
         .any(|e| e.contains("Subject: Moved: your meeting with Ann Smith")));
-    let feed: Value = app.get("/v1/activities", CHAT).await.json().await.unwrap();
+    let feed: Value = app.get_json("/v1/activities", CHAT).await;
     assert_eq!(
         feed["activities"].as_array().unwrap().last().unwrap()["type"],
         "meeting.rescheduled"
@@ -104,12 +99,7 @@ async fn the_visitor_moves_the_meeting_to_another_time_of_the_same_agent() {
     .await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("class=\"problem\""));
-    let still: Value = app
-        .get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(still["start"], now["start"]);
 }
 
@@ -132,12 +122,7 @@ async fn the_visitor_cancels_with_a_reason() {
         "no second cancel button"
     );
     let id = b["id"].as_str().unwrap();
-    let now: Value = app
-        .get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(now["status"], "cancelled");
     assert_eq!(now["cancel_reason"], "Found another date <b>");
     app.advance(Duration::seconds(11));
@@ -164,12 +149,7 @@ async fn a_tampered_link_shows_nothing_and_changes_nothing() {
         url.rsplit('/').next().unwrap()
     );
     assert_eq!(app.client.get(other).send().await.unwrap().status(), 404);
-    let now: Value = app
-        .get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(now["status"], "booked");
 }
 
@@ -189,12 +169,7 @@ async fn the_page_never_hands_the_meeting_to_another_agent_and_closes_when_it_st
     .await;
     assert_eq!(r.status(), 422);
     let id = b["id"].as_str().unwrap();
-    let now: Value = app
-        .get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(now["agent"]["name"], "Ann Smith");
     assert_eq!(now["start"], b["start"]);
     // Once the meeting has begun, the link shows it but changes nothing.
@@ -207,11 +182,6 @@ async fn the_page_never_hands_the_meeting_to_another_agent_and_closes_when_it_st
     )
     .await;
     assert_eq!(r.status(), 409);
-    let now: Value = app
-        .get(&format!("/v1/bookings/{id}"), CHAT)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(now["status"], "booked");
 }

@@ -57,7 +57,7 @@ async fn activities_are_delivered_signed_per_standard_webhooks() {
         "scheduled and cancelled; rescheduled is not subscribed"
     );
     let verifier = standardwebhooks::Webhook::new(secret).unwrap();
-    let feed: Value = app.get("/v1/activities", ADMIN).await.json().await.unwrap();
+    let feed: Value = app.get_json("/v1/activities", ADMIN).await;
     let feed = feed["activities"].as_array().unwrap();
     for ((headers, body), kind) in got.iter().zip(["meeting.scheduled", "meeting.cancelled"]) {
         verifier
@@ -90,12 +90,7 @@ async fn activities_are_delivered_signed_per_standard_webhooks() {
         .iter()
         .all(|d| d["status"] == "delivered" && d["last_status_code"] == 200));
     // The secret is shown once.
-    let all: Value = app
-        .get("/admin/api/webhooks", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/admin/api/webhooks", ADMIN).await;
     assert_eq!(all[0]["id"], ep["id"]);
     assert!(all[0].get("secret").is_none());
 }
@@ -140,12 +135,7 @@ async fn failed_deliveries_are_retried_with_the_same_id_and_410_disables() {
     app.book_ok("solo", "2026-11-23T12:00:00Z", "w@example.com")
         .await;
     app.run_jobs().await;
-    let all: Value = app
-        .get("/admin/api/webhooks", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/admin/api/webhooks", ADMIN).await;
     let disabled = all
         .as_array()
         .unwrap()
@@ -214,11 +204,6 @@ async fn webhook_endpoints_are_validated_and_deletable() {
         .await
         .unwrap();
     expect_problem(r, 404, "not-found").await;
-    let all: Value = app
-        .get("/admin/api/webhooks", ADMIN)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_json("/admin/api/webhooks", ADMIN).await;
     assert!(all.as_array().unwrap().is_empty());
 }

@@ -152,6 +152,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET and parse the JSON answer (whatever its status).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))
