@@ -129,6 +129,75 @@ pub struct Settings {
     /// HTTP worker threads (0: one per core).
     #[arg(long, env = "RONDO_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
+    /// Google OAuth client id (from Google Cloud console); unset: no "Connect Google Calendar".
+    #[arg(long, env = "RONDO_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    /// Google OAuth client secret.
+    #[arg(long, env = "RONDO_GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<String>,
+    /// Google's authorization endpoint.
+    #[arg(
+        long,
+        env = "RONDO_GOOGLE_AUTH_URL",
+        default_value = "https://accounts.google.com/o/oauth2/v2/auth"
+    )]
+    pub google_auth_url: String,
+    /// Google's token endpoint.
+    #[arg(
+        long,
+        env = "RONDO_GOOGLE_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token"
+    )]
+    pub google_token_url: String,
+    /// Base of the Google Calendar v3 API.
+    #[arg(
+        long,
+        env = "RONDO_GOOGLE_API_URL",
+        default_value = "https://www.googleapis.com/calendar/v3/"
+    )]
+    pub google_api_url: String,
+    /// Microsoft (Entra ID) application (client) id; unset: no "Connect Outlook".
+    #[arg(long, env = "RONDO_MICROSOFT_CLIENT_ID")]
+    pub microsoft_client_id: Option<String>,
+    /// Microsoft client secret.
+    #[arg(long, env = "RONDO_MICROSOFT_CLIENT_SECRET", hide_env_values = true)]
+    pub microsoft_client_secret: Option<String>,
+    /// Microsoft identity authority; authorize and token URLs are {authority}/oauth2/v2.0/authorize|token.
+    #[arg(
+        long,
+        env = "RONDO_MICROSOFT_AUTHORITY",
+        default_value = "https://login.microsoftonline.com/common"
+    )]
+    pub microsoft_authority: String,
+    /// Base of Microsoft Graph.
+    #[arg(
+        long,
+        env = "RONDO_MICROSOFT_GRAPH_URL",
+        default_value = "https://graph.microsoft.com/v1.0"
+    )]
+    pub microsoft_graph_url: String,
+    /// How long an agent's connect link stays valid, in days.
+    #[arg(long, env = "RONDO_CONNECT_LINK_DAYS", default_value_t = 7)]
+    pub connect_link_days: u32,
+    /// While a provider is down, cached free/busy is served up to this age (seconds); older: the agent
+    /// is not offered.
+    #[arg(
+        long,
+        env = "RONDO_FREEBUSY_STALE_LIMIT_SECONDS",
+        default_value_t = 900
+    )]
+    pub freebusy_stale_limit_seconds: u64,
+}
+
+/// One OAuth provider's client registration and endpoints (all URLs checked at start-up).
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    pub auth_url: String,
+    pub token_url: String,
+    /// Calendar API base (Google: ends with `/`; Graph: no trailing `/`).
+    pub api_url: String,
 }
 
 /// The checked configuration the service runs with.
@@ -151,6 +220,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_dir: String,
     pub mail_from: String,
+    pub google: Option<ProviderConfig>,
+    pub microsoft: Option<ProviderConfig>,
+    pub connect_link_days: u32,
+    pub freebusy_stale_limit_seconds: u64,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -247,6 +320,54 @@ impl Settings {
                 ))
             }
         };
+        let google = provider(
+            (self.google_client_id, "RONDO_GOOGLE_CLIENT_ID"),
+            (self.google_client_secret, "RONDO_GOOGLE_CLIENT_SECRET"),
+            [
+                (self.google_auth_url, "RONDO_GOOGLE_AUTH_URL"),
+                (self.google_token_url, "RONDO_GOOGLE_TOKEN_URL"),
+                (self.google_api_url, "RONDO_GOOGLE_API_URL"),
+            ],
+        )?
+        .map(|mut g| {
+            if !g.api_url.ends_with('/') {
+                g.api_url.push('/');
+            }
+            g
+        });
+        let authority = self.microsoft_authority.trim_end_matches('/').to_owned();
+        let microsoft = provider(
+            (self.microsoft_client_id, "RONDO_MICROSOFT_CLIENT_ID"),
+            (
+                self.microsoft_client_secret,
+                "RONDO_MICROSOFT_CLIENT_SECRET",
+            ),
+            [
+                (
+                    format!("{authority}/oauth2/v2.0/authorize"),
+                    "RONDO_MICROSOFT_AUTHORITY",
+                ),
+                (
+                    format!("{authority}/oauth2/v2.0/token"),
+                    "RONDO_MICROSOFT_AUTHORITY",
+                ),
+                (
+                    self.microsoft_graph_url.trim_end_matches('/').to_owned(),
+                    "RONDO_MICROSOFT_GRAPH_URL",
+                ),
+            ],
+        )?;
+        if let Some(m) = &microsoft {
+            if !graph_host_allowed(&m.api_url) {
+                return Err(err(
+                    "RONDO_MICROSOFT_GRAPH_URL",
+                    "must be a Microsoft Graph host (graph.microsoft.com and the national clouds) or a loopback address",
+                ));
+            }
+        }
+        if self.connect_link_days == 0 || self.connect_link_days > 90 {
+            return Err(err("RONDO_CONNECT_LINK_DAYS", "must be 1 to 90"));
+        }
         Ok(Config {
             listen,
             public_url,
@@ -265,8 +386,84 @@ impl Settings {
             smtp_url: self.smtp_url.filter(|u| !u.trim().is_empty()),
             mail_dir: self.mail_dir,
             mail_from: self.mail_from,
+            google,
+            microsoft,
+            connect_link_days: self.connect_link_days,
+            freebusy_stale_limit_seconds: self.freebusy_stale_limit_seconds,
         })
     }
+}
+
+/// A provider is configured when both its client id and secret are set; one without the other is an error.
+fn provider(
+    id: (Option<String>, &'static str),
+    secret: (Option<String>, &'static str),
+    urls: [(String, &'static str); 3],
+) -> Result<Option<ProviderConfig>, ConfigError> {
+    let id_value = id.0.filter(|v| !v.trim().is_empty());
+    let secret_value = secret.0.filter(|v| !v.trim().is_empty());
+    let (client_id, client_secret) = match (id_value, secret_value) {
+        (None, None) => return Ok(None),
+        (Some(i), Some(s)) => (i, s),
+        (None, Some(_)) => return Err(err(id.1, format!("is required with {}", secret.1))),
+        (Some(_), None) => return Err(err(secret.1, format!("is required with {}", id.1))),
+    };
+    for (url, var) in &urls {
+        check_provider_url(url).map_err(|m| err(var, m))?;
+    }
+    let [(auth_url, _), (token_url, _), (api_url, _)] = urls;
+    Ok(Some(ProviderConfig {
+        client_id,
+        client_secret,
+        auth_url,
+        token_url,
+        api_url,
+    }))
+}
+
+/// Provider URLs must be `https://`, except on loopback hosts (127.0.0.0/8, `localhost`, `[::1]`), where
+/// `http://` is accepted (the local fakes in tests).
+pub fn check_provider_url(raw: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(raw).map_err(|_| format!("`{raw}` is not a URL"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{raw}` must not carry a query or fragment"));
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(format!(
+            "`{raw}` must use https:// (http:// only for loopback hosts)"
+        )),
+        _ => Err(format!("`{raw}` must be an https:// URL")),
+    }
+}
+
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// graph-rs-sdk accepts only Microsoft's Graph hosts (it panics on others), or any host in its test mode,
+/// which rondo uses for loopback fakes only.
+fn graph_host_allowed(raw: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(raw) else {
+        return false;
+    };
+    if is_loopback(&url) {
+        return true;
+    }
+    const HOSTS: [&str; 5] = [
+        "graph.microsoft.com",
+        "graph.microsoft.us",
+        "dod-graph.microsoft.us",
+        "microsoftgraph.chinacloudapi.cn",
+        "canary.graph.microsoft.com",
+    ];
+    matches!(url.host_str(), Some(h) if HOSTS.contains(&h))
 }
 
 #[cfg(test)]
@@ -294,5 +491,30 @@ mod tests {
         let mut s = Settings::defaults();
         s.run_mode = "prod".into();
         assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
+    }
+
+    #[test]
+    fn provider_urls_must_be_https_except_loopback() {
+        assert!(check_provider_url("https://oauth2.googleapis.com/token").is_ok());
+        assert!(check_provider_url("http://127.0.0.1:9000/token").is_ok());
+        assert!(check_provider_url("http://127.8.0.1:9000/token").is_ok());
+        assert!(check_provider_url("http://localhost:9000/x").is_ok());
+        assert!(check_provider_url("http://[::1]:9000/x").is_ok());
+        assert!(check_provider_url("http://example.com/token").is_err());
+        assert!(check_provider_url("ftp://example.com/token").is_err());
+        assert!(check_provider_url("not a url").is_err());
+        let mut s = Settings::defaults();
+        s.google_client_id = Some("id".into());
+        s.google_client_secret = Some("secret".into());
+        s.google_token_url = "http://evil.example/token".into();
+        assert_eq!(s.check().unwrap_err().var, "RONDO_GOOGLE_TOKEN_URL");
+        let mut s = Settings::defaults();
+        s.microsoft_client_id = Some("id".into());
+        assert_eq!(s.check().unwrap_err().var, "RONDO_MICROSOFT_CLIENT_SECRET");
+        let mut s = Settings::defaults();
+        s.microsoft_client_id = Some("id".into());
+        s.microsoft_client_secret = Some("secret".into());
+        s.microsoft_graph_url = "https://graph.example.com/v1.0".into();
+        assert_eq!(s.check().unwrap_err().var, "RONDO_MICROSOFT_GRAPH_URL");
     }
 }

@@ -108,6 +108,11 @@ impl Problems {
         }
     }
 
+    /// The (field, message) pairs collected so far.
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
     pub fn into_result(self) -> AppResult<()> {
         if self.0.is_empty() {
             Ok(())

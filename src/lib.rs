@@ -3,10 +3,12 @@
 
 pub mod calendar;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod oauth;
 pub mod outbox;
 pub mod store;
 pub mod usecase;
@@ -45,17 +47,48 @@ impl Application {
         clock: Arc<dyn Clock>,
         calendars: Calendars,
     ) -> anyhow::Result<Self> {
-        let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
         let listener = TcpListener::bind(config.listen).map_err(|e| {
             anyhow::anyhow!("RONDO_LISTEN: cannot listen on {}: {e}", config.listen)
         })?;
+        Self::build_on(config, listener, clock, calendars).await
+    }
+
+    /// Builds on a listener bound already (tests bind first, so `RONDO_PUBLIC_URL` can name its port).
+    pub async fn build_on(
+        config: Config,
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+        calendars: Calendars,
+    ) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
         let port = listener.local_addr()?.port();
         let (config_smtp, config_mail_dir, config_mail_from) = (
             config.smtp_url.clone(),
             config.mail_dir.clone(),
             config.mail_from.clone(),
         );
+        let oauth = Arc::new(oauth::OAuth::new(&config, store.clone(), clock.clone())?);
+        let google = config.google.as_ref().map(|g| {
+            Arc::new(calendar::google::GoogleCalendar::new(
+                &g.api_url,
+                oauth.clone(),
+            )) as Arc<dyn calendar::CalendarProvider>
+        });
+        let microsoft = match &config.microsoft {
+            Some(m) => Some(Arc::new(calendar::microsoft::MicrosoftCalendar::new(
+                &m.api_url,
+                oauth.clone(),
+            )?) as Arc<dyn calendar::CalendarProvider>),
+            None => None,
+        };
+        let calendars = calendars.with_providers(google, microsoft);
+        let freebusy = Arc::new(calendar::cache::FreeBusyCache::new(
+            config.freebusy_ttl_seconds,
+            config.freebusy_stale_limit_seconds,
+        ));
         let app = App {
+            oauth,
+            freebusy,
             store,
             calendars,
             config: Arc::new(config),
@@ -137,6 +170,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let application = Application::build(config).await?;
     tracing::info!(port = application.port(), "rondo is listening");
     let housekeeping = tokio::spawn(housekeeping(application.app.clone()));
+    let refresher = tokio::spawn(refresh_freebusy(application.app.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(outbox::work_until_stopped(
         application.app.clone(),
@@ -146,6 +180,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Serves until SIGTERM/SIGINT: actix stops accepting and finishes in-flight requests first.
     application.run_until_stopped().await?;
     housekeeping.abort();
+    refresher.abort();
     // The worker finishes the job in hand and hands back the rest of its claims.
     let _ = stop.send(true);
     if tokio::time::timeout(std::time::Duration::from_secs(30), worker)
@@ -176,6 +211,20 @@ pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Re
         .await?;
     println!("{token}");
     Ok(())
+}
+
+/// Keeps the free/busy cache of agents in rotation warm: every half TTL (at least every 5 s), the agents
+/// whose entries are due are re-read, concurrently. A cache only: losing it costs speed, not correctness.
+async fn refresh_freebusy(app: App) {
+    let half_ttl = (app.config.freebusy_ttl_seconds / 2).max(5);
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(half_ttl));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = usecase::availability::refresh_freebusy(&app).await {
+            tracing::warn!(error = %e, "free/busy refresh failed");
+        }
+    }
 }
 
 /// Periodic clean-up, hourly: see `usecase::retention::purge_expired`. Safe to run on every replica.

@@ -2,7 +2,10 @@
 //! delete the meeting's event), and the adapters behind it. `demo` simulates calendars for dev mode; the
 //! Google and Microsoft adapters plug in here with the same trait.
 
+pub mod cache;
 pub mod demo;
+pub mod google;
+pub mod microsoft;
 
 use std::sync::Arc;
 
@@ -65,15 +68,43 @@ pub trait CalendarProvider: Send + Sync {
     async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError>;
 }
 
+/// A `Retry-After` value in seconds, possibly fractional (Graph sends `2.128`); anything past a day counts
+/// as a day (the retry schedule clamps it anyway). HTTP dates are not used by these providers.
+pub fn retry_after_header(v: &str) -> Option<std::time::Duration> {
+    let secs = v
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
+    std::time::Duration::try_from_secs_f64(secs.min(86_400.0)).ok()
+}
+
 /// Picks the adapter for each agent by the kind of calendar it has connected.
 #[derive(Clone)]
 pub struct Calendars {
     demo: Arc<dyn CalendarProvider>,
+    google: Option<Arc<dyn CalendarProvider>>,
+    microsoft: Option<Arc<dyn CalendarProvider>>,
 }
 
 impl Calendars {
     pub fn new(demo: Arc<dyn CalendarProvider>) -> Self {
-        Self { demo }
+        Self {
+            demo,
+            google: None,
+            microsoft: None,
+        }
+    }
+
+    /// Adds the real providers (when rondo is registered with them).
+    pub fn with_providers(
+        mut self,
+        google: Option<Arc<dyn CalendarProvider>>,
+        microsoft: Option<Arc<dyn CalendarProvider>>,
+    ) -> Self {
+        self.google = google;
+        self.microsoft = microsoft;
+        self
     }
 
     /// The agent's calendar, or None when it has none connected (it is then out of rotation).
@@ -81,6 +112,8 @@ impl Calendars {
         match agent.calendar {
             CalendarKind::Demo => Some(self.demo.as_ref()),
             CalendarKind::None => None,
+            CalendarKind::Google => self.google.as_deref(),
+            CalendarKind::Microsoft => self.microsoft.as_deref(),
         }
     }
 }

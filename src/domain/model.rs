@@ -54,8 +54,12 @@ impl Team {
 pub enum CalendarKind {
     /// Simulated (dev mode, no connected calendar).
     Demo,
-    /// No calendar connected yet: the agent is not in rotation.
+    /// No calendar connected yet (or the grant was revoked): the agent is not in rotation.
     None,
+    /// A connected Google Calendar.
+    Google,
+    /// A connected Outlook / Microsoft 365 calendar.
+    Microsoft,
 }
 
 impl CalendarKind {
@@ -63,12 +67,16 @@ impl CalendarKind {
         match self {
             CalendarKind::Demo => "demo",
             CalendarKind::None => "none",
+            CalendarKind::Google => "google",
+            CalendarKind::Microsoft => "microsoft",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "demo" => Some(Self::Demo),
             "none" => Some(Self::None),
+            "google" => Some(Self::Google),
+            "microsoft" => Some(Self::Microsoft),
             _ => None,
         }
     }

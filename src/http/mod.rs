@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod connect;
 pub mod extract;
 pub mod ops;
 pub mod problem;
@@ -36,7 +37,7 @@ impl Modify for BearerSchemes {
     paths(
         chat::availability, chat::create_booking, chat::read_booking, chat::cancel, chat::reschedule,
         admin::agents::create_agent, admin::agents::list_agents, admin::agents::get_agent,
-        admin::agents::patch_agent, admin::agents::delete_agent,
+        admin::agents::patch_agent, admin::agents::delete_agent, admin::agents::new_connect_link,
         admin::teams::create_team, admin::teams::list_teams, admin::teams::get_team, admin::teams::patch_team,
         admin::teams::get_queue, admin::teams::put_queue,
         admin::meetings::list_meetings, admin::meetings::meetings_csv, admin::meetings::patch_meeting,
@@ -63,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::agents::get_agent)
         .service(admin::agents::patch_agent)
         .service(admin::agents::delete_agent)
+        .service(admin::agents::new_connect_link)
         .service(admin::teams::create_team)
         .service(admin::teams::list_teams)
         .service(admin::teams::get_team)
@@ -85,6 +87,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::openapi_json)
+        .service(connect::connect_page)
+        .service(connect::save_settings)
+        .service(connect::oauth_start)
+        .service(connect::oauth_callback)
         .service(visitor::manage)
         .service(visitor::manage_action)
         .service(visitor::cancel)

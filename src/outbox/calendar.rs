@@ -104,6 +104,8 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
         let old = agent(app, h).await?;
         if let Some(cal) = app.calendars.for_agent(&old) {
             cal.delete_event(&old, m.id).await?;
+            // The agent's calendar changed: cached free/busy would still show the event.
+            app.freebusy.forget(old.id);
         }
         holder = None;
         link = None;
@@ -123,6 +125,7 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
                 link = created.video_link;
                 holder = Some(a);
             }
+            app.freebusy.forget(owner.id);
             "created"
         }
     };

@@ -65,18 +65,12 @@ pub enum Delivery {
 }
 
 fn retry_after(r: &reqwest::Response) -> Option<Duration> {
-    let v = r
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    // Seconds, possibly fractional; anything past a day counts as a day (the schedule clamps it anyway).
-    let secs = v
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)?;
-    Duration::try_from_secs_f64(secs.min(86_400.0)).ok()
+    crate::calendar::retry_after_header(
+        r.headers()
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?,
+    )
 }
 
 /// Makes one attempt of the delivery the job names, and records its outcome on the delivery.

@@ -30,12 +30,13 @@ impl Store {
         Ok(())
     }
 
-    /// Writes every field of the agent back, and (when given) its team memberships.
+    /// Writes the agent's own fields back (not its calendar: connections own that), and (when given) its
+    /// team memberships.
     pub async fn update_agent(&self, agent: &Agent, team_ids: Option<&[Uuid]>) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE agents SET name = ?, email = ?, timezone = ?, weekly_hours = ?, date_overrides = ?, \
-             paused = ?, calendar = ? WHERE id = ? AND deleted_at IS NULL",
+             paused = ? WHERE id = ? AND deleted_at IS NULL",
         )
         .bind(&agent.name)
         .bind(&agent.email)
@@ -43,7 +44,6 @@ impl Store {
         .bind(serde_json::to_string(&agent.weekly.to_map()).expect("map serializes"))
         .bind(serde_json::to_string(&agent.overrides.to_map()).expect("map serializes"))
         .bind(agent.paused as i64)
-        .bind(agent.calendar.as_str())
         .bind(agent.id.to_string())
         .execute(&mut *tx)
         .await

@@ -6,6 +6,7 @@
 
 mod activities;
 mod agents;
+mod connections;
 mod idempotency;
 mod jobs;
 mod meetings;
@@ -27,6 +28,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::domain::model::{Agent, Team};
 
 pub use activities::{ActivityRow, NewActivity};
+pub use connections::{ConnectionRow, ConnectionStatus, OAuthFlow};
 pub use idempotency::{Claim, ClaimedKey, StoredResponse};
 pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};

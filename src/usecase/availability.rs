@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use super::views::SlotList;
 use super::App;
+use crate::calendar::cache::{FreeBusyCache, Lookup};
+use crate::calendar::CalendarError;
 use crate::domain::availability::{pooled_slots, strict_slots, SlotPolicy, Span};
 use crate::domain::model::{Agent, Team};
 use crate::domain::routing::rotation;
@@ -45,6 +47,9 @@ pub struct AvailabilityAnswer {
     /// Sorted, distinct, each bookable at the moment of the answer.
     #[schema(value_type = Vec<SlotView>)]
     pub slots: SlotList,
+    /// Only when some calendars could not be read fresh (a provider is down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendars: Option<CalendarHealth>,
 }
 
 pub fn parse_instant(field: &str, s: &str, problems: &mut Problems) -> Option<DateTime<Utc>> {
@@ -145,13 +150,27 @@ pub async fn team_availability(
         start: from,
         end: to,
     };
-    let starts = offered_starts(app, &snapshot, meeting, window, now).await?;
+    let (starts, busy) = offered_starts_and_health(app, &snapshot, meeting, window, now).await?;
+    let calendars =
+        (!busy.stale.is_empty() || !busy.unavailable.is_empty()).then_some(CalendarHealth {
+            stale: busy.stale.len(),
+            unavailable: busy.unavailable.len(),
+        });
     Ok(AvailabilityAnswer {
         team: team.slug.to_string(),
         timezone: zone.name().to_owned(),
         duration: meeting.minutes(),
         slots: SlotList::new(starts, meeting.minutes(), zone.tz()),
+        calendars,
     })
+}
+
+/// Present when some agents' calendars could not be read fresh: how many were answered from free/busy
+/// older than the TTL (`stale`), and how many were left out entirely (`unavailable`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CalendarHealth {
+    pub stale: usize,
+    pub unavailable: usize,
 }
 
 /// The starts a team offers in `window`: its active candidates' free slots, pooled or strict per the team.
@@ -162,23 +181,39 @@ pub async fn offered_starts(
     window: Span,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<DateTime<Utc>>> {
+    Ok(
+        offered_starts_and_health(app, snapshot, meeting, window, now)
+            .await?
+            .0,
+    )
+}
+
+/// `offered_starts`, with what was read of the calendars.
+pub async fn offered_starts_and_health(
+    app: &App,
+    snapshot: &TeamSnapshot,
+    meeting: MeetingLength,
+    window: Span,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<DateTime<Utc>>, Busy)> {
     let team = &snapshot.team;
     let policy = team.policy(meeting);
     let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, snapshot.queue.clone())
         .into_iter()
         .filter(|a| !a.paused && a.connected())
         .collect();
-    let busy = busy_blocks(app, &candidates, widen(window, &policy)).await?;
+    let busy = busy_blocks(app, &candidates, widen(window, &policy), Read::Cached).await?;
     let calendars: Vec<_> = candidates
         .iter()
-        .filter_map(|a| busy.get(&a.id).map(|b| a.calendar_view(b)))
+        .filter_map(|a| busy.blocks.get(&a.id).map(|b| a.calendar_view(b)))
         .collect();
-    Ok(match team.mode {
+    let starts = match team.mode {
         TeamMode::Pooled => pooled_slots(&calendars, &policy, window, now),
         TeamMode::Strict => strict_slots(&calendars, &policy, window, now)
             .map(|(_, s)| s)
             .unwrap_or_default(),
-    })
+    };
+    Ok((starts, busy))
 }
 
 /// The team's queue in rotation order: starting right after the agent who took the last meeting.
@@ -201,37 +236,168 @@ pub fn widen(window: Span, policy: &SlotPolicy) -> Span {
     }
 }
 
-/// Busy blocks per agent in `range`: the calendar's (read concurrently) plus rondo's own live meetings.
-/// An agent whose calendar cannot be read right now is left out (logged), so one provider outage does not
-/// take the whole team's availability down.
-pub async fn busy_blocks(
-    app: &App,
-    agents: &[Agent],
-    range: Span,
-) -> AppResult<HashMap<Uuid, Vec<Span>>> {
-    let reads = agents.iter().map(|a| async move {
-        let Some(cal) = app.calendars.for_agent(a) else {
-            return (a.id, None);
-        };
-        match cal.free_busy(a, range).await {
-            Ok(b) => (a.id, Some(b)),
-            Err(e) => {
-                tracing::warn!(agent = %a.id, error = %e, "free/busy unavailable; agent left out");
-                (a.id, None)
+/// How to read agents' calendars: availability may use the free/busy cache; a booking reads live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Cached,
+    Live,
+}
+
+/// Agents' busy blocks, and what could not be read.
+#[derive(Debug, Default)]
+pub struct Busy {
+    /// Per readable agent: the calendar's blocks plus rondo's own live meetings.
+    pub blocks: HashMap<Uuid, Vec<Span>>,
+    /// Agents whose grant was refused just now (they leave rotation).
+    pub disconnected: Vec<Uuid>,
+    /// Agents served from a stale cache entry because their provider did not answer.
+    pub stale: Vec<Uuid>,
+    /// Agents left out: no calendar answer and nothing recent enough cached.
+    pub unavailable: Vec<Uuid>,
+}
+
+/// How long availability waits for provider calls before answering with what it has.
+const FRESH_READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
+enum One {
+    Blocks(Vec<Span>),
+    Stale(Vec<Span>),
+    Disconnected,
+    Unavailable,
+}
+
+async fn read_one(app: &App, a: &Agent, range: Span, read: Read) -> One {
+    let Some(cal) = app.calendars.for_agent(a) else {
+        return One::Disconnected;
+    };
+    let now = app.now();
+    let mut stale = None;
+    let fetch = match read {
+        Read::Live => range,
+        Read::Cached => {
+            match app.freebusy.get(a.id, range, now) {
+                Lookup::Fresh(b) => return One::Blocks(clip(&b, range)),
+                Lookup::Stale(b) => stale = Some(b),
+                Lookup::Missing => {}
+            }
+            FreeBusyCache::fetch_range(range, now)
+        }
+    };
+    let answer = match read {
+        Read::Live => Ok(cal.free_busy(a, fetch).await),
+        Read::Cached => tokio::time::timeout(FRESH_READ_DEADLINE, cal.free_busy(a, fetch)).await,
+    };
+    match answer {
+        Ok(Ok(blocks)) => {
+            let out = clip(&blocks, range);
+            // A live read covers only the slot: it would narrow the cached range, so it is not kept.
+            if read == Read::Cached {
+                app.freebusy.put(a.id, fetch, blocks, now);
+            }
+            One::Blocks(out)
+        }
+        Ok(Err(CalendarError::Disconnected(why))) => {
+            tracing::warn!(agent = %a.id, reason = %why, "calendar disconnected; agent left out");
+            app.freebusy.forget(a.id);
+            One::Disconnected
+        }
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "no answer in time".to_owned(),
+            };
+            match stale {
+                Some(b) => {
+                    tracing::warn!(agent = %a.id, error = %why, "free/busy unavailable; serving the last known blocks");
+                    One::Stale(clip(&b, range))
+                }
+                None => {
+                    tracing::warn!(agent = %a.id, error = %why, "free/busy unavailable; agent left out");
+                    One::Unavailable
+                }
             }
         }
-    });
+    }
+}
+
+/// The blocks that touch `range`.
+fn clip(blocks: &[Span], range: Span) -> Vec<Span> {
+    blocks
+        .iter()
+        .filter(|b| b.end > range.start && b.start < range.end)
+        .copied()
+        .collect()
+}
+
+/// Busy blocks per agent in `range`: the calendar's (read concurrently; cached or live per `read`) plus
+/// rondo's own live meetings. An agent whose calendar cannot be read right now is left out (and reported),
+/// so one provider outage does not take the whole team's availability down.
+pub async fn busy_blocks(app: &App, agents: &[Agent], range: Span, read: Read) -> AppResult<Busy> {
+    let reads = agents
+        .iter()
+        .map(|a| async move { (a.id, read_one(app, a, range, read).await) });
     let from_calendars = futures_util::future::join_all(reads).await;
     let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
     let own = app.store.live_blocks(&ids, range).await?;
-    let mut out: HashMap<Uuid, Vec<Span>> = from_calendars
-        .into_iter()
-        .filter_map(|(id, b)| b.map(|b| (id, b)))
-        .collect();
+    let mut out = Busy::default();
+    for (id, one) in from_calendars {
+        match one {
+            One::Blocks(b) => {
+                out.blocks.insert(id, b);
+            }
+            One::Stale(b) => {
+                out.blocks.insert(id, b);
+                out.stale.push(id);
+            }
+            One::Disconnected => out.disconnected.push(id),
+            One::Unavailable => out.unavailable.push(id),
+        }
+    }
     for (agent, span) in own {
-        if let Some(list) = out.get_mut(&agent) {
+        if let Some(list) = out.blocks.get_mut(&agent) {
             list.push(span);
         }
     }
     Ok(out)
+}
+
+/// Refreshes the cached free/busy of every agent in rotation whose entry is due (concurrently, at most
+/// `PARALLEL` at a time), so availability rarely waits on a provider. Returns how many were refreshed.
+pub async fn refresh_freebusy(app: &App) -> AppResult<usize> {
+    const PARALLEL: usize = 16;
+    let now = app.now();
+    let agents: Vec<Agent> = app
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .filter(|a| !a.paused && a.connected() && app.freebusy.due(a.id, now))
+        .collect();
+    let range = Span {
+        start: now,
+        end: now + Duration::days(crate::calendar::cache::FETCH_AHEAD_DAYS - 1),
+    };
+    let mut refreshed = 0;
+    for chunk in agents.chunks(PARALLEL) {
+        let reads = chunk.iter().map(|a| async move {
+            let cal = app.calendars.for_agent(a)?;
+            let fetch = FreeBusyCache::fetch_range(range, now);
+            match cal.free_busy(a, fetch).await {
+                Ok(blocks) => {
+                    app.freebusy.put(a.id, fetch, blocks, now);
+                    Some(())
+                }
+                Err(e) => {
+                    tracing::debug!(agent = %a.id, error = %e, "background free/busy refresh failed");
+                    None
+                }
+            }
+        });
+        refreshed += futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .flatten()
+            .count();
+    }
+    Ok(refreshed)
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::availability::{
     busy_blocks, load_team, offered_starts, ordered_candidates, parse_duration, parse_instant,
-    widen,
+    widen, Read,
 };
 use super::views::{booking_view, slot_view, visitor_tz, BookingView};
 use super::App;
@@ -306,10 +306,11 @@ async fn screen_all(
         start,
         end: start + Duration::minutes(policy.meeting_minutes as i64),
     };
-    let mut busy = busy_blocks(app, &still_in, widen(slot_span, policy)).await?;
+    let mut busy = busy_blocks(app, &still_in, widen(slot_span, policy), Read::Live).await?;
     for agent in still_in {
         // A calendar that could not be read counts as busy: never book blind.
-        let verdict = match busy.remove(&agent.id) {
+        let verdict = match busy.blocks.remove(&agent.id) {
+            None if busy.disconnected.contains(&agent.id) => Err(SkipReason::Disconnected),
             None => Err(SkipReason::Busy),
             Some(mut blocks) => {
                 if let Some(m) = ignore.filter(|m| m.agent_id == agent.id) {

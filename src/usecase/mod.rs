@@ -3,6 +3,7 @@
 
 pub mod availability;
 pub mod booking;
+pub mod connect;
 pub mod retention;
 pub mod views;
 pub mod visitor;
@@ -39,6 +40,10 @@ pub struct App {
     pub mailer: Arc<crate::mail::Mailer>,
     /// The one HTTP client for rondo's own outgoing calls (webhooks).
     pub http: reqwest::Client,
+    /// OAuth with Google and Microsoft, and the vault of agents' tokens.
+    pub oauth: Arc<crate::oauth::OAuth>,
+    /// Recent free/busy per agent (availability reads it; bookings never do).
+    pub freebusy: Arc<crate::calendar::cache::FreeBusyCache>,
 }
 
 impl App {

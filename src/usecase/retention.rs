@@ -13,6 +13,8 @@ pub struct Purged {
     pub deliveries: u64,
     pub jobs: u64,
     pub idempotency_keys: u64,
+    /// OAuth round trips that ended or expired (a day ago or more).
+    pub oauth_flows: u64,
 }
 
 impl Purged {
@@ -28,10 +30,12 @@ pub async fn purge_expired(app: &App) -> AppResult<Purged> {
     let before = now - Duration::days(app.config.retention_days as i64);
     let (activities, deliveries, jobs) = app.store.purge_before(before).await?;
     let idempotency_keys = app.store.purge_idempotency_keys(now).await?;
+    let oauth_flows = app.store.purge_oauth_flows(now - Duration::days(1)).await?;
     Ok(Purged {
         activities,
         deliveries,
         jobs,
         idempotency_keys,
+        oauth_flows,
     })
 }

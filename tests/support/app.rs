@@ -55,6 +55,10 @@ pub struct Options {
     pub rate_per_minute: u32,
     /// Send email over SMTP here (else .eml files in `TestApp::mail_dir()`).
     pub smtp_url: Option<String>,
+    /// Register rondo with this (fake) Google: authorize URL, token URL, Calendar API base.
+    pub google: Option<[String; 3]>,
+    /// Register rondo with this (fake) Microsoft: authority, Graph base.
+    pub microsoft: Option<[String; 2]>,
 }
 
 impl Default for Options {
@@ -63,6 +67,8 @@ impl Default for Options {
             now: default_now(),
             rate_per_minute: 100_000,
             smtp_url: None,
+            google: None,
+            microsoft: None,
         }
     }
 }
@@ -86,14 +92,34 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     s.http_workers = 2;
     s.smtp_url = o.smtp_url.clone();
     s.mail_dir = dir.path().join("mail").display().to_string();
+    if let Some([auth, token, api]) = o.google.clone() {
+        s.google_client_id = Some(super::google::GOOGLE_CLIENT_ID.into());
+        s.google_client_secret = Some(super::google::GOOGLE_CLIENT_SECRET.into());
+        s.google_auth_url = auth;
+        s.google_token_url = token;
+        s.google_api_url = api;
+    }
+    if let Some([authority, graph]) = o.microsoft.clone() {
+        s.microsoft_client_id = Some(super::microsoft::MICROSOFT_CLIENT_ID.into());
+        s.microsoft_client_secret = Some(super::microsoft::MICROSOFT_CLIENT_SECRET.into());
+        s.microsoft_authority = authority;
+        s.microsoft_graph_url = graph;
+    }
+    // Bound first, so links and OAuth redirect URIs name the real port.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    s.public_url = address.clone();
     let config = s.check().unwrap();
     let clock = Arc::new(TestClock(Mutex::new(o.now)));
     let calendars = Arc::new(ScriptedCalendars::default());
-    let application =
-        Application::build_with(config, clock.clone(), Calendars::new(calendars.clone()))
-            .await
-            .unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
+    let application = Application::build_on(
+        config,
+        listener,
+        clock.clone(),
+        Calendars::new(calendars.clone()),
+    )
+    .await
+    .unwrap();
     let app = application.app.clone();
     tokio::spawn(application.run_until_stopped());
     TestApp {
@@ -112,6 +138,11 @@ pub fn weekdays(from: &str, to: &str) -> Value {
 }
 
 impl TestApp {
+    /// The database file (to look at what is stored at rest).
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("rondo.db")
+    }
+
     /// Where emails are filed when no SMTP server is configured.
     pub fn mail_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("mail")

@@ -4,7 +4,11 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod browser;
 pub mod calendar;
+pub mod fake_common;
+pub mod google;
+pub mod microsoft;
 pub mod receiver;
 pub mod smtp;
 

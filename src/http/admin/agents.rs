@@ -66,13 +66,48 @@ pub struct AgentView {
     #[schema(value_type = Object)]
     pub date_overrides: SpanMap,
     pub paused: bool,
-    /// `demo` (simulated calendar, dev mode) or `none` (no calendar connected yet: not in rotation).
+    /// `google` or `microsoft` (a connected calendar), `demo` (simulated calendar, dev mode) or `none`
+    /// (no calendar connected, or the grant was revoked: not in rotation).
     pub calendar: String,
+    /// The agent's Google / Outlook connection, if it ever connected one (tokens are never shown).
+    pub connection: Option<ConnectionView>,
     pub teams: Vec<String>,
     pub created_at: String,
+    /// Only when the agent is created or a new link is issued: the agent's connect page (signed; it
+    /// expires, and issuing a new one retires it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_url_expires_at: Option<String>,
 }
 
-pub fn agent_view(a: &Agent, teams: Vec<String>) -> AgentView {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConnectionView {
+    /// `google` or `microsoft`.
+    pub provider: String,
+    /// The calendar account the agent signed in with.
+    pub account: String,
+    /// `connected`, or `disconnected` (the provider refused the grant: the agent must reconnect).
+    pub status: String,
+    /// Why it is disconnected, in the provider's words.
+    pub reason: Option<String>,
+    pub connected_at: String,
+}
+
+/// The agent as admins see it, with its connection read from the store.
+pub async fn agent_view_of(app: &App, a: &Agent) -> AppResult<AgentView> {
+    let teams = app.store.agent_team_slugs(a.id).await?;
+    let connection = app.store.connection(a.id).await?.map(|c| ConnectionView {
+        provider: c.provider.as_str().to_owned(),
+        account: c.account_email,
+        status: c.status.as_str().to_owned(),
+        reason: c.reason,
+        connected_at: c.connected_at.to_rfc3339(),
+    });
+    Ok(agent_view(a, teams, connection))
+}
+
+pub fn agent_view(a: &Agent, teams: Vec<String>, connection: Option<ConnectionView>) -> AgentView {
     AgentView {
         id: a.id,
         name: a.name.clone(),
@@ -82,8 +117,11 @@ pub fn agent_view(a: &Agent, teams: Vec<String>) -> AgentView {
         date_overrides: a.overrides.to_map(),
         paused: a.paused,
         calendar: a.calendar.as_str().to_owned(),
+        connection,
         teams,
         created_at: a.created_at.to_rfc3339(),
+        connect_url: None,
+        connect_url_expires_at: None,
     }
 }
 
@@ -149,9 +187,13 @@ pub async fn create_agent(
         weekly: weekly.expect("checked"),
         overrides: overrides.expect("checked"),
         paused: input.paused,
+        // Demo calendars only in dev mode and only while no real provider is registered: then `cargo run`
+        // works with nothing else; once one is, agents must connect a real calendar.
         calendar: match app.config.run_mode {
-            RunMode::Dev => CalendarKind::Demo,
-            RunMode::Prod => CalendarKind::None,
+            RunMode::Dev if app.config.google.is_none() && app.config.microsoft.is_none() => {
+                CalendarKind::Demo
+            }
+            _ => CalendarKind::None,
         },
         invitation: None,
         created_at: app.now(),
@@ -160,8 +202,34 @@ pub async fn create_agent(
         .insert_agent(&agent, &teams)
         .await
         .map_err(duplicate_email)?;
-    let slugs = app.store.agent_team_slugs(agent.id).await?;
-    Ok(HttpResponse::Created().json(agent_view(&agent, slugs)))
+    let mut view = agent_view_of(&app, &agent).await?;
+    let (url, expires) = crate::usecase::connect::connect_url(&app, agent.id, 0);
+    view.connect_url = Some(url);
+    view.connect_url_expires_at = Some(expires.to_rfc3339());
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Issues a new connect link for the agent (for a lost or expired one); every older link stops working.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = AgentView), (status = 404, content_type = "application/problem+json")),
+    security(("admin_token" = []))
+)]
+#[post("/admin/api/agents/{id}/connect-link")]
+pub async fn new_connect_link(
+    app: web::Data<App>,
+    _a: Admin,
+    id: web::Path<String>,
+) -> AppResult<web::Json<AgentView>> {
+    let agent = load(&app, &id).await?;
+    let (url, expires) = crate::usecase::connect::issue_link(&app, agent.id)
+        .await?
+        .ok_or(AppError::NotFound("agent"))?;
+    let mut view = agent_view_of(&app, &agent).await?;
+    view.connect_url = Some(url);
+    view.connect_url_expires_at = Some(expires.to_rfc3339());
+    Ok(web::Json(view))
 }
 
 #[utoipa::path(tag = "admin", responses((status = 200, body = [AgentView])), security(("admin_token" = [])))]
@@ -169,8 +237,7 @@ pub async fn create_agent(
 pub async fn list_agents(app: web::Data<App>, _a: Admin) -> AppResult<web::Json<Vec<AgentView>>> {
     let mut out = Vec::new();
     for a in app.store.list_agents().await? {
-        let teams = app.store.agent_team_slugs(a.id).await?;
-        out.push(agent_view(&a, teams));
+        out.push(agent_view_of(&app, &a).await?);
     }
     Ok(web::Json(out))
 }
@@ -195,8 +262,7 @@ pub async fn get_agent(
     id: web::Path<String>,
 ) -> AppResult<web::Json<AgentView>> {
     let agent = load(&app, &id).await?;
-    let teams = app.store.agent_team_slugs(agent.id).await?;
-    Ok(web::Json(agent_view(&agent, teams)))
+    Ok(web::Json(agent_view_of(&app, &agent).await?))
 }
 
 #[utoipa::path(
@@ -255,8 +321,8 @@ pub async fn patch_agent(
         .update_agent(&agent, teams.as_deref())
         .await
         .map_err(duplicate_email)?;
-    let slugs = app.store.agent_team_slugs(agent.id).await?;
-    Ok(web::Json(agent_view(&agent, slugs)))
+    let agent = load(&app, &agent.id.to_string()).await?;
+    Ok(web::Json(agent_view_of(&app, &agent).await?))
 }
 
 /// Deletes the agent: it leaves every queue; its past and future meetings stay in the report.

@@ -88,7 +88,7 @@ pub async fn get_invitation(
     Ok(web::Json(view(own.as_ref())))
 }
 
-fn checked(
+pub(crate) fn checked(
     app: &App,
     subject: Option<&str>,
     body: Option<&str>,
