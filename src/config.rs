@@ -394,6 +394,51 @@ impl Settings {
     }
 }
 
+impl Config {
+    /// In dev mode without `RONDO_SECRET_KEY`, the generated key is kept in a file beside the SQLite
+    /// database (`<db>.dev-key`, mode 0600), so visitor links and sealed calendar tokens survive a restart.
+    /// Never used outside dev mode or when a key is configured. Returns the file used, if any.
+    pub fn persist_dev_key(&mut self) -> std::io::Result<Option<std::path::PathBuf>> {
+        if !self.secret_key_generated || self.run_mode != RunMode::Dev {
+            return Ok(None);
+        }
+        let path = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))
+            .map(|p| p.split('?').next().unwrap_or(p))
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+        let Some(db) = path else { return Ok(None) };
+        let file = std::path::PathBuf::from(format!("{db}.dev-key"));
+        let engine = &base64::engine::general_purpose::STANDARD;
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let key: [u8; 32] = engine
+                    .decode(text.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("{} does not hold a base64 32-byte key", file.display()),
+                        )
+                    })?;
+                self.secret_key = key;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut f = options.open(&file)?;
+                std::io::Write::write_all(&mut f, engine.encode(self.secret_key).as_bytes())?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Some(file))
+    }
+}
+
 /// A provider is configured when both its client id and secret are set; one without the other is an error.
 fn provider(
     id: (Option<String>, &'static str),
@@ -491,6 +536,24 @@ mod tests {
         let mut s = Settings::defaults();
         s.run_mode = "prod".into();
         assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
+    }
+
+    #[test]
+    fn a_generated_dev_key_is_kept_beside_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::defaults();
+        s.database_url = format!("sqlite://{}/r.db?mode=rwc", dir.path().display());
+        let mut first = s.clone().check().unwrap();
+        let file = first.persist_dev_key().unwrap().unwrap();
+        assert!(file.ends_with("r.db.dev-key"));
+        let mut second = s.clone().check().unwrap();
+        assert_ne!(first.secret_key, second.secret_key, "fresh random before");
+        second.persist_dev_key().unwrap();
+        assert_eq!(first.secret_key, second.secret_key, "the same key after");
+        s.secret_key = Some(base64::engine::general_purpose::STANDARD.encode([3u8; 32]));
+        let mut configured = s.check().unwrap();
+        assert_eq!(configured.persist_dev_key().unwrap(), None);
+        assert_eq!(configured.secret_key, [3u8; 32]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+const SEALED_PREFIX: &str = "sealed:v1:";
+
 /// The keys rondo derives from its one configured secret.
 #[derive(Clone)]
 pub struct Keys {
@@ -80,6 +82,28 @@ impl Keys {
         String::from_utf8(plain).map_err(|_| OpenError)
     }
 
+    /// A secret as text for a TEXT column: `sealed:v1:` and the sealed bytes in base64.
+    pub fn seal_text(&self, owner: &str, plain: &str) -> String {
+        format!(
+            "{SEALED_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(self.seal(owner, plain))
+        )
+    }
+
+    /// Opens what `seal_text` made; a value without the prefix is a secret stored before sealing
+    /// existed and is returned as it is.
+    pub fn open_text(&self, owner: &str, stored: &str) -> Result<String, OpenError> {
+        match stored.strip_prefix(SEALED_PREFIX) {
+            Some(b64) => {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| OpenError)?;
+                self.open(owner, &raw)
+            }
+            None => Ok(stored.to_owned()),
+        }
+    }
+
     fn connect_mac(&self, body: &str) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.connect).expect("any key length");
         mac.update(body.as_bytes());
@@ -134,6 +158,19 @@ mod tests {
         assert!(k.open("agent-1", &bent).is_err());
         assert!(!sealed.windows(b"refresh".len()).any(|w| w == b"refresh"));
         assert_ne!(sealed, k.seal("agent-1", "1//refresh-token"), "fresh nonce");
+    }
+
+    #[test]
+    fn sealed_text_opens_and_legacy_text_passes_through() {
+        let k = Keys::new(&[7; 32]);
+        let t = k.seal_text("webhook:1", "whsec_abc");
+        assert!(t.starts_with("sealed:v1:") && !t.contains("whsec_abc"));
+        assert_eq!(k.open_text("webhook:1", &t).unwrap(), "whsec_abc");
+        assert!(k.open_text("webhook:2", &t).is_err());
+        assert_eq!(
+            k.open_text("webhook:1", "whsec_plain").unwrap(),
+            "whsec_plain"
+        );
     }
 
     #[test]

@@ -153,11 +153,17 @@ fn serve(app: App, listener: TcpListener) -> anyhow::Result<Server> {
 }
 
 /// Runs the service with this configuration until it is stopped.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
     if config.secret_key_generated {
-        tracing::warn!(
-            "RONDO_SECRET_KEY is not set: using a random key for this run (dev mode only)"
-        );
+        match config.persist_dev_key()? {
+            Some(file) => tracing::warn!(
+                key_file = %file.display(),
+                "RONDO_SECRET_KEY is not set: using a generated key kept beside the database (dev mode only)"
+            ),
+            None => tracing::warn!(
+                "RONDO_SECRET_KEY is not set: using a random key for this run (dev mode only)"
+            ),
+        }
     }
     if config.run_mode == config::RunMode::Dev {
         tracing::warn!(

@@ -20,6 +20,11 @@ pub const WEBHOOK_DELIVER: &str = "webhook.deliver";
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Whose secret a sealed webhook secret is (bound into its encryption).
+pub fn secret_owner(endpoint: uuid::Uuid) -> String {
+    format!("webhook:{endpoint}")
+}
+
 /// A fresh endpoint secret: `whsec_` and 24 random bytes in base64.
 pub fn new_secret() -> String {
     format!("whsec_{}", B64.encode(rand::random::<[u8; 24]>()))
@@ -103,7 +108,12 @@ pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
     let msg_id = message_id(activity.id);
     // The signature's timestamp is the moment of sending, by the wall clock receivers check it against.
     let timestamp = chrono::Utc::now().timestamp();
-    let signature = sign(&endpoint.secret, &msg_id, timestamp, &body)
+    let secret = app
+        .oauth
+        .keys()
+        .open_text(&secret_owner(endpoint.id), &endpoint.secret)
+        .map_err(|e| anyhow::anyhow!("endpoint {}: {e}", endpoint.id))?;
+    let signature = sign(&secret, &msg_id, timestamp, &body)
         .ok_or_else(|| anyhow::anyhow!("endpoint {} has an unusable secret", endpoint.id))?;
     let sent = app
         .http

@@ -1,18 +1,23 @@
 //! A crash right after a booking is acknowledged loses nothing: the rondo binary is killed with SIGKILL
-//! right after its 201, started again on the same database, and the invitation email and the webhook each
-//! arrive once.
+//! right after its 201, started again on the same database, and the calendar event (in the fake Google
+//! Calendar the agent connected), the invitation email and the webhook each arrive once.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::support::browser::Browser;
+use crate::support::google::{FakeGoogle, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET};
 use crate::support::receiver::Receiver;
 use crate::support::smtp::SmtpServer;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rondo");
 
-fn start(db: &str, port: u16, smtp: &str) -> Child {
+/// The key must stay the same across the restart: the agent's Google tokens are sealed under it.
+const SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn start(db: &str, port: u16, smtp: &str, google: &FakeGoogle) -> Child {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("RONDO_") {
@@ -25,6 +30,13 @@ fn start(db: &str, port: u16, smtp: &str) -> Child {
         .env("RONDO_JOB_LEASE_SECONDS", "2")
         .env("RONDO_ADMIN_TOKEN", "crash-admin-token")
         .env("RONDO_CHAT_TOKEN", "crash-chat-token")
+        .env("RONDO_SECRET_KEY", SECRET_KEY)
+        .env("RONDO_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("RONDO_GOOGLE_CLIENT_ID", GOOGLE_CLIENT_ID)
+        .env("RONDO_GOOGLE_CLIENT_SECRET", GOOGLE_CLIENT_SECRET)
+        .env("RONDO_GOOGLE_AUTH_URL", google.auth_url())
+        .env("RONDO_GOOGLE_TOKEN_URL", google.token_url())
+        .env("RONDO_GOOGLE_API_URL", google.api_url())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -53,7 +65,7 @@ async fn ready(client: &reqwest::Client, base: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
+async fn sigkill_right_after_a_201_loses_no_event_no_email_and_no_webhook() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/rondo.db?mode=rwc", dir.path().display());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -65,8 +77,10 @@ async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
     let smtp = SmtpServer::start().await;
     let rx = Receiver::start().await;
     let client = reqwest::Client::new();
+    let google = FakeGoogle::start().await;
+    google.consent_as("ann@example.com");
 
-    let mut rondo = start(&db, port, &smtp.url);
+    let mut rondo = start(&db, port, &smtp.url, &google);
     ready(&client, &base).await;
     let admin = |path: &str, body: Value| {
         client
@@ -88,10 +102,15 @@ async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
     let day = json!([["00:00", "24:00"]]);
     let agent = json!({"name": "Ann", "email": "ann@example.com", "timezone": "UTC", "teams": ["s"],
         "weekly_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day}});
-    assert_eq!(
-        admin("/admin/api/agents", agent).await.unwrap().status(),
-        201
-    );
+    let created = admin("/admin/api/agents", agent).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let browser = Browser::new();
+    let page = browser.get(created["connect_url"].as_str().unwrap()).await;
+    let page = browser
+        .get(&page.link("/oauth/google/start").unwrap())
+        .await;
+    assert!(page.has("Calendar connected"), "{}", page.body);
     assert_eq!(
         admin(
             "/admin/api/webhooks",
@@ -112,6 +131,8 @@ async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
         .await
         .unwrap();
     let start_at = slots["slots"][1]["start"].as_str().unwrap().to_owned();
+    // Google stores the inline insert but its answer is lost: the booking is acknowledged as pending.
+    google.lose_next_insert_response();
     let r = client
         .post(format!("{base}/v1/bookings"))
         .bearer_auth("crash-chat-token")
@@ -121,10 +142,12 @@ async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    let booked: Value = r.json().await.unwrap();
+    assert_eq!(booked["calendar_event"]["status"], "pending");
     rondo.kill().unwrap(); // SIGKILL
     rondo.wait().unwrap();
 
-    let mut rondo = start(&db, port, &smtp.url);
+    let mut rondo = start(&db, port, &smtp.url, &google);
     ready(&client, &base).await;
     wait_until("the invitation", Duration::from_secs(60), || {
         !smtp.messages().is_empty()
@@ -153,6 +176,24 @@ async fn sigkill_right_after_a_201_loses_no_email_and_no_webhook() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(smtp.messages().len(), 1);
+    assert_eq!(google.events("ann@example.com").len(), 1);
+    let booking: Value = client
+        .get(format!(
+            "{base}/v1/bookings/{}",
+            booked["id"].as_str().unwrap()
+        ))
+        .bearer_auth("crash-chat-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(booking["calendar_event"]["status"], "created", "{booking}");
+    assert!(booking["calendar_event"]["video_link"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://meet.google.com/"));
     // Webhooks are at-least-once by design; the same event always carries the same webhook-id.
     let mut ids: Vec<_> = rx
         .received()

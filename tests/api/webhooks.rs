@@ -37,6 +37,10 @@ async fn activities_are_delivered_signed_per_standard_webhooks() {
     let ep = endpoint(&app, &rx.url, &["meeting.scheduled", "meeting.cancelled"]).await;
     let secret = ep["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
+    assert!(
+        !app.stored_anywhere(secret.as_bytes()),
+        "the secret is sealed at rest"
+    );
     let b = app
         .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
         .await;

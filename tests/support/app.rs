@@ -143,6 +143,17 @@ impl TestApp {
         self._dir.path().join("rondo.db")
     }
 
+    /// Whether these bytes appear anywhere in the database files (the database and its WAL).
+    pub fn stored_anywhere(&self, needle: &[u8]) -> bool {
+        let mut stored = Vec::new();
+        for suffix in ["", "-wal"] {
+            let p = format!("{}{suffix}", self.db_path().display());
+            stored.extend(std::fs::read(&p).unwrap_or_default());
+        }
+        assert!(stored.len() > 4096, "the database files were found");
+        stored.windows(needle.len()).any(|w| w == needle)
+    }
+
     /// Where emails are filed when no SMTP server is configured.
     pub fn mail_dir(&self) -> std::path::PathBuf {
         self._dir.path().join("mail")

@@ -112,15 +112,22 @@ pub async fn create_endpoint(
     let mut events = input.events;
     events.sort();
     events.dedup();
-    let endpoint = EndpointRow {
-        id: Uuid::now_v7(),
+    let id = Uuid::now_v7();
+    let secret = new_secret();
+    // Stored sealed (like OAuth tokens); shown in clear only in this answer.
+    let mut endpoint = EndpointRow {
+        id,
         url: input.url.trim().to_owned(),
         events,
-        secret: new_secret(),
+        secret: app
+            .oauth
+            .keys()
+            .seal_text(&crate::outbox::webhook::secret_owner(id), &secret),
         disabled_reason: None,
         created_at: app.now(),
     };
     app.store.insert_endpoint(&endpoint).await?;
+    endpoint.secret = secret;
     Ok(HttpResponse::Created().json(view(endpoint, true)))
 }
 
