@@ -328,10 +328,10 @@ impl OAuth {
                         c.reason.clone().unwrap_or_else(|| "disconnected".into()),
                     ));
                 }
-                let token = self
-                    .keys
-                    .open(&owner(agent, "access"), &c.access_token)
-                    .map_err(|e| CalendarError::Rejected(e.to_string()))?;
+                // One that does not open (the key changed) is simply refreshed.
+                let Ok(token) = self.keys.open(&owner(agent, "access"), &c.access_token) else {
+                    return Ok(None);
+                };
                 let fresh = (c.access_expires_at - now).num_seconds() > REFRESH_MARGIN_SECONDS;
                 Ok((fresh && Some(token.as_str()) != stale).then_some(token))
             };
@@ -357,10 +357,19 @@ impl OAuth {
         if let Some(t) = usable(&conn, now)? {
             return Ok(t);
         }
-        let refresh = self
+        let Ok(refresh) = self
             .keys
             .open(&owner(agent, "refresh"), &conn.refresh_token)
-            .map_err(|e| CalendarError::Rejected(e.to_string()))?;
+        else {
+            // Sealed under another RONDO_SECRET_KEY: unusable for good, like a revoked grant.
+            let reason = "the stored tokens cannot be opened with the current RONDO_SECRET_KEY; the agent must reconnect";
+            tracing::warn!(%agent, "{reason}");
+            let _ = self
+                .store
+                .disconnect(agent, conn.connected_at, reason, now)
+                .await;
+            return Err(CalendarError::Disconnected(reason.into()));
+        };
         match self.refresh(conn.provider, &refresh).await {
             Ok(tokens) => {
                 // Microsoft rotates refresh tokens (store the new one); Google usually sends none (keep ours).

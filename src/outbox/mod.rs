@@ -47,6 +47,12 @@ async fn run_job(app: &App, job: &JobRow) -> Outcome {
                 error: message,
                 retry_after,
             },
+            // The agent may reconnect (or an admin hand the meeting to another agent): keep trying on the
+            // schedule; dead (and retryable) after it.
+            Err(SyncError::Calendar(CalendarError::Disconnected(why))) => Outcome::Retry {
+                error: format!("calendar disconnected: {why}"),
+                retry_after: None,
+            },
             Err(SyncError::Calendar(e)) => Outcome::GiveUp(e.to_string()),
             Err(SyncError::Store(e)) => Outcome::Retry {
                 error: format!("database: {e}"),
