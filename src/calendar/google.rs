@@ -125,9 +125,13 @@ impl From<Failure> for CalendarError {
     }
 }
 
-/// The Google event id for a meeting: its UUID's 32 lowercase hex digits (base32hex allows `a-v0-9`).
-pub fn event_id(meeting: Uuid) -> String {
-    meeting.simple().to_string()
+/// The Google event id for a meeting: its UUID's 32 lowercase hex digits (base32hex allows `a-v0-9`), and
+/// for the n-th re-creation in the same calendar, those and `v` and n (still base32hex).
+pub fn event_id(meeting: Uuid, n: u32) -> String {
+    match n {
+        0 => meeting.simple().to_string(),
+        n => format!("{}v{n}", meeting.simple()),
+    }
 }
 
 fn video_link(e: &Event) -> Option<String> {
@@ -272,88 +276,84 @@ impl CalendarProvider for GoogleCalendar {
         agent: &Agent,
         event: &EventRequest,
     ) -> Result<CreatedEvent, CalendarError> {
-        let id = event_id(event.meeting_id);
-        let body = Event {
-            id: Some(id.clone()),
-            summary: Some(event.summary.clone()),
-            description: Some(event.description.clone()),
-            start: Some(when(event.start)),
-            end: Some(when(event.end)),
-            attendees: Some(vec![EventAttendee {
-                email: Some(event.attendee_email.clone()),
-                display_name: event.attendee_name.clone(),
-                ..Default::default()
-            }]),
-            conference_data: Some(ConferenceData {
-                create_request: Some(CreateConferenceRequest {
-                    request_id: Some(id.clone()),
-                    conference_solution_key: Some(ConferenceSolutionKey {
-                        type_: Some("hangoutsMeet".into()),
+        // Google keeps a deleted id for good (a later insert with it answers 409), so a meeting whose
+        // event was deleted from this calendar (it moved away and back) takes the next id of its sequence.
+        for n in 0..MAX_IDS {
+            let id = event_id(event.meeting_id, n);
+            let body = Event {
+                id: Some(id.clone()),
+                attendees: Some(vec![EventAttendee {
+                    email: Some(event.attendee_email.clone()),
+                    display_name: event.attendee_name.clone(),
+                    ..Default::default()
+                }]),
+                conference_data: Some(ConferenceData {
+                    create_request: Some(CreateConferenceRequest {
+                        request_id: Some(id.clone()),
+                        conference_solution_key: Some(ConferenceSolutionKey {
+                            type_: Some("hangoutsMeet".into()),
+                        }),
+                        ..Default::default()
                     }),
                     ..Default::default()
                 }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let inserted = self
-            .call(agent.id, |hub| {
-                let body = body.clone();
-                async move {
-                    let mut caught = Caught::default();
-                    let r = hub
-                        .events()
-                        .insert(body, "primary")
-                        .conference_data_version(1)
-                        .send_updates("none")
-                        .delegate(&mut caught)
-                        .doit()
-                        .await;
-                    (r, caught)
-                }
-            })
-            .await;
-        let stored = match inserted {
-            Ok((_, e)) => e,
-            // Already created by an earlier try whose answer was lost: read it.
-            Err(Failure::Status { status: 409, .. }) => self.get(agent.id, &id).await?,
-            Err(f) => return Err(f.into()),
-        };
-        Ok(CreatedEvent {
-            provider_event_id: stored.id.clone().unwrap_or(id),
-            video_link: video_link(&stored),
-        })
+                ..content(event)
+            };
+            let inserted = self
+                .call(agent.id, |hub| {
+                    let body = body.clone();
+                    async move {
+                        let mut caught = Caught::default();
+                        let r = hub
+                            .events()
+                            .insert(body, "primary")
+                            .conference_data_version(1)
+                            .send_updates("none")
+                            .delegate(&mut caught)
+                            .doit()
+                            .await;
+                        (r, caught)
+                    }
+                })
+                .await;
+            let stored = match inserted {
+                Ok((_, e)) => e,
+                // Made by an earlier try whose answer was lost (the meeting may have changed since: bring
+                // it in line), or a tombstone of a deleted event (try the next id).
+                Err(Failure::Status { status: 409, .. }) => match self.get(agent.id, &id).await? {
+                    Some(live) => self.align(agent.id, &id, live, event).await?,
+                    None => continue,
+                },
+                Err(f) => return Err(f.into()),
+            };
+            return Ok(CreatedEvent {
+                provider_event_id: stored.id.clone().unwrap_or(id),
+                video_link: video_link(&stored),
+            });
+        }
+        Err(CalendarError::Rejected(format!(
+            "meeting {} was deleted from this calendar {MAX_IDS} times",
+            event.meeting_id
+        )))
     }
 
     async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
-        let id = event_id(event.meeting_id);
-        let body = Event {
-            summary: Some(event.summary.clone()),
-            description: Some(event.description.clone()),
-            start: Some(when(event.start)),
-            end: Some(when(event.end)),
-            ..Default::default()
-        };
-        self.call(agent.id, |hub| {
-            let (body, id) = (body.clone(), id.clone());
-            async move {
-                let mut caught = Caught::default();
-                let r = hub
-                    .events()
-                    .patch(body, "primary", &id)
-                    .send_updates("none")
-                    .delegate(&mut caught)
-                    .doit()
-                    .await;
-                (r, caught)
+        match self.live_event(agent.id, event.meeting_id).await? {
+            Some((id, live)) => {
+                self.align(agent.id, &id, live, event).await?;
             }
-        })
-        .await?;
+            // Not there (its create was lost, or someone deleted it): make it.
+            None => {
+                self.create_event(agent, event).await?;
+            }
+        }
         Ok(())
     }
 
     async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
-        let id = event_id(meeting_id);
+        let Some((id, _)) = self.live_event(agent.id, meeting_id).await? else {
+            return Ok(());
+        };
         let deleted = self
             .call(agent.id, |hub| {
                 let id = id.clone();
@@ -380,8 +380,88 @@ impl CalendarProvider for GoogleCalendar {
     }
 }
 
+/// How many ids one meeting may use in one calendar (see `create_event`).
+const MAX_IDS: u32 = 16;
+
+/// What the event says, from the meeting as it is now.
+fn content(event: &EventRequest) -> Event {
+    Event {
+        summary: Some(event.summary.clone()),
+        description: Some(event.description.clone()),
+        start: Some(when(event.start)),
+        end: Some(when(event.end)),
+        ..Default::default()
+    }
+}
+
+fn same_time(e: &Event, event: &EventRequest) -> bool {
+    let at = |t: &Option<EventDateTime>| t.as_ref().and_then(|t| t.date_time);
+    at(&e.start) == Some(event.start)
+        && at(&e.end) == Some(event.end)
+        && e.summary.as_deref() == Some(event.summary.as_str())
+}
+
 impl GoogleCalendar {
-    async fn get(&self, agent: Uuid, id: &str) -> Result<Event, CalendarError> {
+    /// The meeting's live event in this calendar and its id (None: none, or only deleted ones).
+    async fn live_event(
+        &self,
+        agent: Uuid,
+        meeting: Uuid,
+    ) -> Result<Option<(String, Event)>, CalendarError> {
+        for n in 0..MAX_IDS {
+            let id = event_id(meeting, n);
+            match self.get_raw(agent, &id).await {
+                Ok(e) if e.status.as_deref() != Some("cancelled") => return Ok(Some((id, e))),
+                // Deleted: a later id of the sequence may hold the live one.
+                Ok(_) | Err(Failure::Status { status: 410, .. }) => continue,
+                Err(Failure::Status { status: 404, .. }) => return Ok(None),
+                Err(f) => return Err(f.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The event, if it is live (None when deleted).
+    async fn get(&self, agent: Uuid, id: &str) -> Result<Option<Event>, CalendarError> {
+        match self.get_raw(agent, id).await {
+            Ok(e) if e.status.as_deref() != Some("cancelled") => Ok(Some(e)),
+            Ok(_) | Err(Failure::Status { status: 410, .. }) => Ok(None),
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    /// Patches the event to say what the meeting says now (when it does not already).
+    async fn align(
+        &self,
+        agent: Uuid,
+        id: &str,
+        live: Event,
+        event: &EventRequest,
+    ) -> Result<Event, CalendarError> {
+        if same_time(&live, event) {
+            return Ok(live);
+        }
+        let body = content(event);
+        let (_, patched) = self
+            .call(agent, |hub| {
+                let (body, id) = (body.clone(), id.to_owned());
+                async move {
+                    let mut caught = Caught::default();
+                    let r = hub
+                        .events()
+                        .patch(body, "primary", &id)
+                        .send_updates("none")
+                        .delegate(&mut caught)
+                        .doit()
+                        .await;
+                    (r, caught)
+                }
+            })
+            .await?;
+        Ok(patched)
+    }
+
+    async fn get_raw(&self, agent: Uuid, id: &str) -> Result<Event, Failure> {
         let (_, e) = self
             .call(agent, |hub| {
                 let id = id.to_owned();

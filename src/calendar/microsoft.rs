@@ -224,6 +224,35 @@ impl MicrosoftCalendar {
     }
 }
 
+impl MicrosoftCalendar {
+    /// Patches the event to the meeting's times and subject when it says otherwise.
+    async fn align(
+        &self,
+        agent: Uuid,
+        existing: Value,
+        event: &EventRequest,
+    ) -> Result<CreatedEvent, CalendarError> {
+        let same = parse_graph_time(&existing["start"]) == Some(event.start)
+            && parse_graph_time(&existing["end"]) == Some(event.end)
+            && existing["subject"].as_str() == Some(event.summary.as_str());
+        if same {
+            return Ok(created(&existing));
+        }
+        let id = existing["id"].as_str().unwrap_or_default().to_owned();
+        let body = json!({
+            "subject": event.summary,
+            "start": graph_time(event.start),
+            "end": graph_time(event.end),
+        });
+        let patched = self.call(agent, Call::Update(id, body)).await?;
+        Ok(created(if patched.is_object() {
+            &patched
+        } else {
+            &existing
+        }))
+    }
+}
+
 fn created(event: &Value) -> CreatedEvent {
     CreatedEvent {
         provider_event_id: event["id"].as_str().unwrap_or_default().to_owned(),
@@ -275,9 +304,9 @@ impl CalendarProvider for MicrosoftCalendar {
         agent: &Agent,
         event: &EventRequest,
     ) -> Result<CreatedEvent, CalendarError> {
-        // An earlier try may have created it and lost the answer.
+        // An earlier try may have created it and lost the answer (and the meeting may have moved since).
         if let Some(existing) = self.find(agent.id, event.meeting_id).await? {
-            return Ok(created(&existing));
+            return self.align(agent.id, existing, event).await;
         }
         let mut attendee =
             json!({"emailAddress": {"address": event.attendee_email}, "type": "required"});
@@ -299,18 +328,15 @@ impl CalendarProvider for MicrosoftCalendar {
     }
 
     async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
-        let Some(existing) = self.find(agent.id, event.meeting_id).await? else {
-            return Err(CalendarError::Rejected(
-                "the meeting's Outlook event is gone".into(),
-            ));
-        };
-        let id = existing["id"].as_str().unwrap_or_default().to_owned();
-        let body = json!({
-            "subject": event.summary,
-            "start": graph_time(event.start),
-            "end": graph_time(event.end),
-        });
-        self.call(agent.id, Call::Update(id, body)).await?;
+        match self.find(agent.id, event.meeting_id).await? {
+            Some(existing) => {
+                self.align(agent.id, existing, event).await?;
+            }
+            // Not there (its create was lost, or someone deleted it): make it.
+            None => {
+                self.create_event(agent, event).await?;
+            }
+        }
         Ok(())
     }
 

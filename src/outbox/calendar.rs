@@ -60,20 +60,18 @@ async fn agent(app: &App, id: Uuid) -> Result<Agent, SyncError> {
         .ok_or_else(|| SyncError::Store(anyhow::anyhow!("agent {id} not found")))
 }
 
-/// How long one sync may hold a meeting's calendar lease.
-const LOCK_SECONDS: i64 = 60;
+/// How long one sync may hold a meeting's calendar lease: longer than its worst case (a token refresh and
+/// a few provider calls, each bounded by a timeout of 10-15 s).
+const LOCK_SECONDS: i64 = 300;
 
 /// Brings the meeting's calendar event in line with the meeting. Ok when in sync (or nothing to do). Only
 /// one sync per meeting runs at a time; a second one is told to try again shortly.
 pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
     let now = app.now();
+    let until = now + chrono::Duration::seconds(LOCK_SECONDS);
     let locked = app
         .store
-        .lock_calendar(
-            meeting_id,
-            now,
-            now + chrono::Duration::seconds(LOCK_SECONDS),
-        )
+        .lock_calendar(meeting_id, now, until)
         .await
         .map_err(store)?;
     if !locked {
@@ -84,7 +82,7 @@ pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), Sy
     }
     let result = sync_locked(app, meeting_id).await;
     // Recording a result releases the lease; anything else releases it here.
-    if let Err(e) = app.store.unlock_calendar(meeting_id).await {
+    if let Err(e) = app.store.unlock_calendar(meeting_id, until).await {
         tracing::warn!(meeting = %meeting_id, error = %e, "calendar lease not released; it will expire");
     }
     result
@@ -102,13 +100,23 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
     let wanted = (m.status == MeetingStatus::Booked).then_some(m.agent_id);
     if let Some(h) = holder.filter(|h| Some(*h) != wanted) {
         let old = agent(app, h).await?;
-        if let Some(cal) = app.calendars.for_agent(&old) {
-            cal.delete_event(&old, m.id).await?;
-            // The agent's calendar changed: cached free/busy would still show the event.
-            app.freebusy.forget(old.id);
+        match app.calendars.for_agent(&old) {
+            Some(cal) => {
+                cal.delete_event(&old, m.id).await?;
+                // The agent's calendar changed: cached free/busy would still show the event.
+                app.freebusy.forget(old.id);
+            }
+            None => tracing::warn!(
+                meeting = %m.id, agent = %old.id,
+                "the old agent's calendar is disconnected: its event cannot be removed by rondo"
+            ),
         }
         holder = None;
         link = None;
+        app.store
+            .set_calendar_holder(m.id, None)
+            .await
+            .map_err(store)?;
     }
     let status = match wanted {
         None => "deleted",
@@ -118,7 +126,15 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
                 CalendarError::Disconnected(format!("agent {} has no calendar connected", owner.id))
             })?;
             let request = event_request(&m, &owner);
-            if holder == Some(a) {
+            if holder != Some(a) {
+                app.store
+                    .set_calendar_holder(m.id, Some(a))
+                    .await
+                    .map_err(store)?;
+            }
+            // An event confirmed in this calendar is updated; otherwise it is created — which finds (and
+            // brings in line) one an earlier try made but whose answer was lost.
+            if holder == Some(a) && m.calendar_status == "created" {
                 cal.update_event(&owner, &request).await?;
             } else {
                 let created = cal.create_event(&owner, &request).await?;

@@ -167,8 +167,23 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn unlock_calendar(&self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("UPDATE meetings SET calendar_lock_until = NULL WHERE id = ?")
+    /// Releases the lease taken with `until` (not one another sync took after it ran out).
+    pub async fn unlock_calendar(&self, id: Uuid, until: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE meetings SET calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
+        )
+        .bind(id.to_string())
+        .bind(to_secs(until))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    /// Notes whose calendar the meeting's event is (being) made in, before the provider is asked: if the
+    /// answer is lost, the next sync still knows where the event may be.
+    pub async fn set_calendar_holder(&self, id: Uuid, holder: Option<Uuid>) -> StoreResult<()> {
+        sqlx::query("UPDATE meetings SET calendar_agent_id = ? WHERE id = ?")
+            .bind(holder.map(|h| h.to_string()))
             .bind(id.to_string())
             .execute(&self.write)
             .await?;

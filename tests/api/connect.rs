@@ -644,3 +644,127 @@ async fn availability_is_served_from_cached_free_busy_and_says_when_it_is_stale(
     assert_eq!(gone["calendars"], json!({"stale": 0, "unavailable": 1}));
     assert!(gone["slots"].as_array().unwrap().is_empty());
 }
+
+async fn reschedule(app: &TestApp, id: &str, start: &str) -> Value {
+    let r = app
+        .post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({ "start": start }),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+fn starts(events: &[Value]) -> Vec<chrono::DateTime<chrono::Utc>> {
+    events
+        .iter()
+        .map(|e| at(e["start"]["dateTime"].as_str().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_meeting_that_leaves_a_google_calendar_and_comes_back_gets_a_live_event_again() {
+    let (app, google) = with_google().await;
+    app.create_team("sales", json!({})).await;
+    let ann = app
+        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
+    let bob = app
+        .create_agent("Bob", "Europe/Amsterdam", &["sales"])
+        .await;
+    for (a, email) in [(&ann, "ann@company.test"), (&bob, "bob@company.test")] {
+        google.consent_as(email);
+        connect(
+            &Browser::new(),
+            a["connect_url"].as_str().unwrap(),
+            "google",
+        )
+        .await;
+    }
+    let b = app
+        .book_ok("sales", "2026-11-23T10:00:00Z", "vera@visitor.test")
+        .await;
+    let (first, second) = if b["agent"]["name"] == "Ann" {
+        ("ann@company.test", "bob@company.test")
+    } else {
+        ("bob@company.test", "ann@company.test")
+    };
+    let id = b["id"].as_str().unwrap();
+    // The first agent is busy at 12:00: the meeting moves to the second agent's calendar...
+    google.set_busy(
+        first,
+        vec![(at("2026-11-23T12:00:00Z"), at("2026-11-23T12:30:00Z"))],
+    );
+    let moved = reschedule(&app, id, "2026-11-23T12:00:00Z").await;
+    assert_ne!(moved["agent"], b["agent"]);
+    assert!(google.events(first).is_empty());
+    assert_eq!(starts(&google.events(second)), [at("2026-11-23T12:00:00Z")]);
+    // ...and back (the second is busy at 14:00). Google keeps the first event's id as a tombstone.
+    google.set_busy(
+        second,
+        vec![(at("2026-11-23T14:00:00Z"), at("2026-11-23T14:30:00Z"))],
+    );
+    let back = reschedule(&app, id, "2026-11-23T14:00:00Z").await;
+    assert_eq!(back["agent"], b["agent"]);
+    assert_eq!(back["calendar_event"]["status"], "created", "{back}");
+    assert!(google.events(second).is_empty());
+    assert_eq!(starts(&google.events(first)), [at("2026-11-23T14:00:00Z")]);
+    // Cancelling finds the live event among the meeting's ids.
+    app.post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({}))
+        .await;
+    assert!(google.events(first).is_empty());
+}
+
+#[tokio::test]
+async fn an_event_whose_create_answer_was_lost_follows_a_reschedule() {
+    for provider in ["google", "microsoft"] {
+        let google = FakeGoogle::start().await;
+        let ms = FakeMicrosoft::start().await;
+        let app = spawn_app_with(Options {
+            google: Some([google.auth_url(), google.token_url(), google.api_url()]),
+            microsoft: Some([ms.authority(), ms.graph_url()]),
+            ..Options::default()
+        })
+        .await;
+        app.create_team("sales", json!({})).await;
+        let ann = app
+            .create_agent("Ann", "Europe/Amsterdam", &["sales"])
+            .await;
+        google.consent_as("ann@company.test");
+        ms.consent_as("ann@company.test");
+        connect(
+            &Browser::new(),
+            ann["connect_url"].as_str().unwrap(),
+            provider,
+        )
+        .await;
+        match provider {
+            "google" => google.lose_next_insert_response(),
+            _ => ms.lose_next_create_response(),
+        }
+        let b = app
+            .book_ok("sales", "2026-11-23T10:00:00Z", "vera@visitor.test")
+            .await;
+        assert_eq!(b["calendar_event"]["status"], "pending");
+        // The visitor moves the meeting before any retry: the event made by the lost try follows it.
+        let moved = reschedule(&app, b["id"].as_str().unwrap(), "2026-11-23T13:00:00Z").await;
+        assert_eq!(
+            moved["calendar_event"]["status"], "created",
+            "{provider}: {moved}"
+        );
+        let events = match provider {
+            "google" => google.events("ann@company.test"),
+            _ => ms.events("ann@company.test"),
+        };
+        assert_eq!(events.len(), 1, "{provider}: {events:?}");
+        assert!(
+            events[0]["start"]["dateTime"]
+                .as_str()
+                .unwrap()
+                .starts_with("2026-11-23T13:00:00"),
+            "{provider}: {events:?}"
+        );
+    }
+}

@@ -187,7 +187,11 @@ async fn one_calendar_sync_per_meeting_at_a_time() {
         "created"
     );
     // and its job deletes the event once the lease is free.
-    app.app.store.unlock_calendar(id).await.unwrap();
+    app.app
+        .store
+        .unlock_calendar(id, now + Duration::seconds(60))
+        .await
+        .unwrap();
     app.advance(Duration::seconds(11));
     app.run_jobs().await;
     assert!(app.calendars.events().is_empty());
