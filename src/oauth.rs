@@ -79,6 +79,39 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     pub expires_at: DateTime<Utc>,
     pub id_token: Option<String>,
+    /// What the user granted, when the provider says (an omitted scope means "as asked", RFC 6749 §5.1).
+    pub scopes: Option<Vec<String>>,
+}
+
+impl TokenSet {
+    /// The calendar scopes this provider needs that the user did not grant (Google's consent screen lets
+    /// the user untick them).
+    pub fn missing_scopes(&self, kind: CalendarKind) -> Vec<&'static str> {
+        let Some(granted) = &self.scopes else {
+            return Vec::new();
+        };
+        let needed: &[&'static str] = match kind {
+            CalendarKind::Google => &GOOGLE_SCOPES[2..],
+            _ => &MICROSOFT_SCOPES[4..],
+        };
+        needed
+            .iter()
+            .filter(|n| {
+                !granted.iter().any(|g| {
+                    g.eq_ignore_ascii_case(n)
+                        || g.to_ascii_lowercase()
+                            .ends_with(&format!("/{}", n.to_ascii_lowercase()))
+                })
+            })
+            .copied()
+            .collect()
+    }
+}
+
+fn header_safe(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 16 * 1024
+        && token.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -214,18 +247,30 @@ impl OAuth {
         Some((url.to_string(), verifier.secret().to_owned()))
     }
 
-    fn token_set(&self, answer: TokenAnswer) -> TokenSet {
+    fn token_set(&self, answer: TokenAnswer) -> Result<TokenSet, OAuthError> {
         let lifetime = answer
             .expires_in()
             .unwrap_or(Duration::from_secs(3600))
             .min(Duration::from_secs(24 * 3600));
-        TokenSet {
-            access_token: answer.access_token().secret().to_owned(),
-            refresh_token: answer.refresh_token().map(|r| r.secret().to_owned()),
+        let access_token = answer.access_token().secret().to_owned();
+        let refresh_token = answer.refresh_token().map(|r| r.secret().to_owned());
+        // Tokens go into `Authorization` headers (where the clients unwrap a bad value): refuse odd ones.
+        if !header_safe(&access_token) || refresh_token.as_deref().is_some_and(|r| !header_safe(r))
+        {
+            return Err(OAuthError::Refused(
+                "the provider issued a malformed token".into(),
+            ));
+        }
+        Ok(TokenSet {
+            access_token,
+            refresh_token,
             expires_at: self.clock.now()
                 + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1)),
             id_token: answer.extra_fields().id_token.clone(),
-        }
+            scopes: answer
+                .scopes()
+                .map(|s| s.iter().map(|s| s.to_string()).collect()),
+        })
     }
 
     /// Exchanges the callback's code (with the round trip's PKCE verifier) for tokens.
@@ -246,7 +291,7 @@ impl OAuth {
             req = req.add_extra_param("scope", MICROSOFT_SCOPES.join(" "));
         }
         let answer = req.request_async(&self.http).await.map_err(token_error)?;
-        Ok(self.token_set(answer))
+        self.token_set(answer)
     }
 
     async fn refresh(&self, kind: CalendarKind, refresh: &str) -> Result<TokenSet, OAuthError> {
@@ -259,7 +304,7 @@ impl OAuth {
             req = req.add_scopes(MICROSOFT_SCOPES.iter().map(|s| Scope::new((*s).to_owned())));
         }
         let answer = req.request_async(&self.http).await.map_err(token_error)?;
-        Ok(self.token_set(answer))
+        self.token_set(answer)
     }
 
     /// Seals the tokens and stores the connection (a reconnect replaces the old one).
@@ -317,7 +362,7 @@ impl OAuth {
     /// A usable access token for the agent's connected calendar. `stale` is a token the provider just
     /// refused (401): it is refreshed even if it has not expired yet.
     pub async fn access_token(
-        &self,
+        self: &Arc<Self>,
         agent: Uuid,
         stale: Option<&str>,
     ) -> Result<String, CalendarError> {
@@ -370,8 +415,18 @@ impl OAuth {
                 .await;
             return Err(CalendarError::Disconnected(reason.into()));
         };
-        match self.refresh(conn.provider, &refresh).await {
-            Ok(tokens) => {
+        // Run to the end even if the caller stops waiting (availability's deadline): a refresh whose
+        // answer is dropped before it is saved would lose Microsoft's rotated refresh token.
+        let this = self.clone();
+        let provider = conn.provider;
+        let refreshed =
+            tokio::spawn(
+                async move { this.refresh(provider, &refresh).await.map(|t| (t, refresh)) },
+            )
+            .await
+            .unwrap_or_else(|e| Err(OAuthError::Unavailable(format!("refresh task failed: {e}"))));
+        match refreshed {
+            Ok((tokens, refresh)) => {
                 // Microsoft rotates refresh tokens (store the new one); Google usually sends none (keep ours).
                 let refresh = tokens.refresh_token.as_deref().unwrap_or(&refresh);
                 self.store
@@ -390,11 +445,11 @@ impl OAuth {
                         message: e.to_string(),
                         retry_after: None,
                     })?;
-                tracing::info!(%agent, provider = conn.provider.as_str(), "access token refreshed");
+                tracing::info!(%agent, provider = provider.as_str(), "access token refreshed");
                 Ok(tokens.access_token)
             }
             Err(OAuthError::InvalidGrant(why)) => {
-                tracing::warn!(%agent, provider = conn.provider.as_str(), reason = %why, "grant revoked: calendar disconnected");
+                tracing::warn!(%agent, provider = provider.as_str(), reason = %why, "grant revoked: calendar disconnected");
                 let reason =
                     format!("the provider refused the grant ({why}); the agent must reconnect");
                 let _ = self
@@ -403,7 +458,15 @@ impl OAuth {
                     .await;
                 Err(CalendarError::Disconnected(reason))
             }
-            Err(OAuthError::Refused(why)) => Err(CalendarError::Rejected(why)),
+            // `invalid_client` and the like: rondo's registration is wrong (an expired client secret).
+            // Nothing the agent did; jobs keep retrying while an operator fixes it.
+            Err(OAuthError::Refused(why)) => {
+                tracing::error!(%agent, provider = provider.as_str(), reason = %why, "token refresh refused: check the provider registration");
+                Err(CalendarError::Transient {
+                    message: format!("token refresh refused: {why}"),
+                    retry_after: None,
+                })
+            }
             Err(OAuthError::Unavailable(why)) => Err(CalendarError::Transient {
                 message: why,
                 retry_after: None,

@@ -450,8 +450,12 @@ pub async fn oauth_start(
 
 /// The browser keeps the round trip's `state`: the callback must come back to the same browser.
 fn state_cookie(app: &App, state: &str, clear: bool) -> Cookie<'static> {
+    // Under RONDO_PUBLIC_URL's own path, when rondo is served below one.
+    let base_path = reqwest::Url::parse(&app.config.public_url)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
     let mut c = Cookie::build(STATE_COOKIE, state.to_owned())
-        .path("/oauth")
+        .path(format!("{base_path}/oauth"))
         .http_only(true)
         // Lax: the provider's redirect back is a top-level GET navigation, which carries it.
         .same_site(SameSite::Lax)
@@ -478,22 +482,18 @@ pub async fn oauth_callback(
     let cb: Callback = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let cookie = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
     let mut page = match finish(&app, kind, &cb, cookie.as_deref()).await {
-        Ok(Ok(done)) => {
-            let back =
-                crate::usecase::connect::connect_url(&app, done.agent.id, done.link_generation).0;
-            render(
-                context! {
-                    title => "Calendar connected",
-                    notice => format!(
-                        "{} ({}) is connected. You are now in the queue: visitors can book you at your free times.",
-                        provider_name(done.provider),
-                        done.account
-                    ),
-                    back,
-                },
-                StatusCode::OK,
-            )
-        }
+        Ok(Ok(done)) => render(
+            context! {
+                title => "Calendar connected",
+                notice => format!(
+                    "{} ({}) is connected. You are now in the queue: visitors can book you at your free times.",
+                    provider_name(done.provider),
+                    done.account
+                ),
+                next_step => "Your hours, days off and invitation text are on the page your connect link opens.",
+            },
+            StatusCode::OK,
+        ),
         Ok(Err(e)) => refused(&e),
         Err(e) => {
             tracing::error!(error = %e, "oauth callback failed");

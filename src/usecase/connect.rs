@@ -141,8 +141,6 @@ pub struct Connected {
     pub agent: Agent,
     pub provider: CalendarKind,
     pub account: String,
-    /// The connect link to go back to (the agent's page).
-    pub link_generation: i64,
 }
 
 /// Finishes a round trip. `cookie_state` is the state the browser kept when it started.
@@ -197,6 +195,13 @@ pub async fn finish(
         Ok(t) => t,
         Err(e) => return Ok(Err(ConnectError::Provider(e.to_string()))),
     };
+    let missing = tokens.missing_scopes(provider);
+    if !missing.is_empty() {
+        return Ok(Err(ConnectError::Provider(format!(
+            "access to your calendar was not granted (missing: {}); allow all the permissions rondo asks for",
+            missing.join(", ")
+        ))));
+    }
     if tokens.refresh_token.is_none() {
         return Ok(Err(ConnectError::Provider(
             "no refresh token was issued (offline access not granted)".into(),
@@ -242,6 +247,5 @@ pub async fn finish(
         agent,
         provider,
         account,
-        link_generation: flow.link_generation,
     }))
 }

@@ -317,6 +317,13 @@ async fn denied_consent_tampered_or_replayed_state_and_expired_links_store_nothi
     assert!(page.has("start again"));
     assert!(agent(&app, id).await["connection"].is_null());
 
+    // Consent given, but without the calendar permission: nothing stored, and the page says why.
+    google.untick_on_next_consent(&["https://www.googleapis.com/auth/calendar.events"]);
+    let page = connect(&Browser::new(), url, "google").await;
+    assert!(page.has("was not granted"), "{}", page.body);
+    assert!(page.has("calendar.events"));
+    assert!(agent(&app, id).await["connection"].is_null());
+
     // Tampered state: the browser's callback carries another state than the one rondo issued.
     let browser = Browser::new();
     let start = browser.get(url).await.link("/oauth/google/start").unwrap();

@@ -62,6 +62,8 @@ struct Stored {
 struct State {
     consent_email: String,
     deny_next: bool,
+    /// The next consent grants only the scopes the user left ticked: these are unticked.
+    untick_next: Vec<String>,
     codes: HashMap<String, Code>,
     access: HashMap<String, Access>,
     refresh: HashMap<String, Refresh>,
@@ -83,6 +85,7 @@ impl FakeGoogle {
         let state = Arc::new(Mutex::new(State {
             consent_email: DEFAULT_ACCOUNT.to_string(),
             deny_next: false,
+            untick_next: Vec::new(),
             codes: HashMap::new(),
             access: HashMap::new(),
             refresh: HashMap::new(),
@@ -121,6 +124,12 @@ impl FakeGoogle {
     /// The next authorize request is declined: `redirect_uri?error=access_denied&state=…`.
     pub fn deny_next_consent(&self) {
         self.lock().deny_next = true;
+    }
+
+    /// On the next consent the user unticks these scopes (Google's granular consent): the token answer's
+    /// `scope` lacks them.
+    pub fn untick_on_next_consent(&self, scopes: &[&str]) {
+        self.lock().untick_next = scopes.iter().map(|s| s.to_string()).collect();
     }
 
     /// The account's busy blocks outside the events it holds (replaces earlier ones).
@@ -272,6 +281,12 @@ fn authorize(s: &mut State, req: &HttpRequest) -> HttpResponse {
         ));
     }
     let code = random_token("4/0A", 60);
+    let unticked = std::mem::take(&mut s.untick_next);
+    let scope = scope
+        .split_whitespace()
+        .filter(|g| !unticked.iter().any(|u| u == g))
+        .collect::<Vec<_>>()
+        .join(" ");
     s.codes.insert(
         code.clone(),
         Code {
