@@ -113,6 +113,9 @@ pub struct Settings {
     /// unset: each email is written as an .eml file under RONDO_MAIL_DIR.
     #[arg(long, env = "RONDO_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// A PEM file of extra root certificates trusted for the SMTP server's TLS (a private relay's CA).
+    #[arg(long, env = "RONDO_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<String>,
     /// Where emails go as .eml files when RONDO_SMTP_URL is unset.
     #[arg(long, env = "RONDO_MAIL_DIR", default_value = "./mail")]
     pub mail_dir: String,
@@ -218,6 +221,7 @@ pub struct Config {
     pub http_workers: usize,
     pub job_lease_seconds: u32,
     pub smtp_url: Option<String>,
+    pub smtp_ca_file: Option<String>,
     pub mail_dir: String,
     pub mail_from: String,
     pub google: Option<ProviderConfig>,
@@ -384,6 +388,7 @@ impl Settings {
             http_workers: self.http_workers,
             job_lease_seconds: self.job_lease_seconds.max(1),
             smtp_url: self.smtp_url.filter(|u| !u.trim().is_empty()),
+            smtp_ca_file: self.smtp_ca_file.filter(|u| !u.trim().is_empty()),
             mail_dir: self.mail_dir,
             mail_from: self.mail_from,
             google,

@@ -62,8 +62,9 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
         let port = listener.local_addr()?.port();
-        let (config_smtp, config_mail_dir, config_mail_from) = (
+        let (config_smtp, config_smtp_ca, config_mail_dir, config_mail_from) = (
             config.smtp_url.clone(),
+            config.smtp_ca_file.clone(),
             config.mail_dir.clone(),
             config.mail_from.clone(),
         );
@@ -94,8 +95,13 @@ impl Application {
             config: Arc::new(config),
             clock,
             mailer: Arc::new(
-                mail::Mailer::new(config_smtp.as_deref(), &config_mail_dir, &config_mail_from)
-                    .map_err(|e| anyhow::anyhow!(e))?,
+                mail::Mailer::new(
+                    config_smtp.as_deref(),
+                    config_smtp_ca.as_deref(),
+                    &config_mail_dir,
+                    &config_mail_from,
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
             ),
             // Webhook receivers get our POST itself: a redirect is an answer, not something to follow.
             http: reqwest::Client::builder()

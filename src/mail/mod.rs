@@ -27,15 +27,25 @@ pub struct SendError {
 }
 
 impl Mailer {
-    pub fn new(smtp_url: Option<&str>, mail_dir: &str, from: &str) -> Result<Self, String> {
+    /// `ca_file`: a PEM file of extra root certificates to trust for the SMTP server's TLS (a private
+    /// relay's own CA), besides the usual public roots.
+    pub fn new(
+        smtp_url: Option<&str>,
+        ca_file: Option<&str>,
+        mail_dir: &str,
+        from: &str,
+    ) -> Result<Self, String> {
         let from: Mailbox = from.parse().map_err(|e| format!("RONDO_MAIL_FROM: {e}"))?;
         let transport = match smtp_url {
-            Some(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            Some(url) => {
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| format!("RONDO_SMTP_URL: {e}"))?
-                    .timeout(Some(std::time::Duration::from_secs(30)))
-                    .build(),
-            ),
+                    .timeout(Some(std::time::Duration::from_secs(30)));
+                if let Some(ca) = ca_file {
+                    builder = builder.tls(tls_with_ca(url, ca)?);
+                }
+                Transport::Smtp(builder.build())
+            }
             None => {
                 let dir = std::path::PathBuf::from(mail_dir);
                 Transport::Files(AsyncFileTransport::new(&dir), dir)
@@ -68,4 +78,32 @@ impl Mailer {
             }
         }
     }
+}
+
+/// The TLS mode `RONDO_SMTP_URL` asks for (as lettre reads it: `smtps://` wraps the connection in TLS,
+/// `?tls=required` / `?tls=opportunistic` use STARTTLS), trusting the roots in `ca_file` too.
+fn tls_with_ca(url: &str, ca_file: &str) -> Result<lettre::transport::smtp::client::Tls, String> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let parsed = url::Url::parse(url).map_err(|e| format!("RONDO_SMTP_URL: {e}"))?;
+    let host = parsed
+        .host_str()
+        .ok_or("RONDO_SMTP_URL: no host")?
+        .to_owned();
+    let pem = std::fs::read(ca_file).map_err(|e| format!("RONDO_SMTP_CA_FILE: {ca_file}: {e}"))?;
+    let params = TlsParameters::builder(host)
+        .add_root_certificate(
+            Certificate::from_pem(&pem).map_err(|e| format!("RONDO_SMTP_CA_FILE: {e}"))?,
+        )
+        .build()
+        .map_err(|e| format!("RONDO_SMTP_CA_FILE: {e}"))?;
+    let tls_query = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    Ok(match (parsed.scheme(), tls_query.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(params),
+        (_, Some("required")) => Tls::Required(params),
+        (_, Some("opportunistic")) => Tls::Opportunistic(params),
+        _ => Tls::None,
+    })
 }

@@ -5,7 +5,7 @@ use chrono::Duration;
 use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::{json, Value};
 
-use crate::support::smtp::SmtpServer;
+use crate::support::smtp::{Security, SmtpServer};
 use crate::support::*;
 
 struct Email {
@@ -231,6 +231,51 @@ async fn with_smtp_down_for_a_while_the_invitation_arrives_once() {
         app.emails().is_empty(),
         "nothing filed when SMTP is configured"
     );
+}
+
+#[tokio::test]
+async fn invitations_go_over_implicit_tls_and_starttls_with_auth_and_never_in_clear() {
+    for security in [Security::Implicit, Security::StartTls] {
+        let smtp = SmtpServer::start_with(security, Some(("rondo", "s3cret pass"))).await;
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(ca.path(), smtp.ca_pem.as_ref().unwrap()).unwrap();
+        let app = spawn_app_with(Options {
+            smtp_url: Some(smtp.url.replace("s3cret pass", "s3cret%20pass")),
+            smtp_ca_file: Some(ca.path().display().to_string()),
+            ..Default::default()
+        })
+        .await;
+        solo(&app).await;
+        app.book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
+            .await;
+        app.advance(Duration::seconds(11));
+        app.run_jobs().await;
+        let got = smtp.received();
+        assert_eq!(
+            got.len(),
+            1,
+            "{security:?}: {:?}",
+            app.jobs("pending").await
+        );
+        assert!(got[0].over_tls, "{security:?}");
+        assert_eq!(got[0].user.as_deref(), Some("rondo"));
+        assert_eq!(parse(&got[0].raw).to, "vera@example.com");
+    }
+    // A server rondo cannot verify (its certificate is not trusted) gets nothing, not even in clear.
+    let smtp = SmtpServer::start_with(Security::StartTls, None).await;
+    let app = spawn_app_with(Options {
+        smtp_url: Some(smtp.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    solo(&app).await;
+    app.book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
+        .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    assert!(smtp.received().is_empty());
+    let pending = app.jobs_of("email.send", "pending").await;
+    assert_eq!(pending.len(), 1, "kept for a retry");
 }
 
 #[tokio::test]

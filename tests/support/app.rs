@@ -55,6 +55,8 @@ pub struct Options {
     pub rate_per_minute: u32,
     /// Send email over SMTP here (else .eml files in `TestApp::mail_dir()`).
     pub smtp_url: Option<String>,
+    /// Extra root certificates (PEM file) for the SMTP server's TLS.
+    pub smtp_ca_file: Option<String>,
     /// Register rondo with this (fake) Google: authorize URL, token URL, Calendar API base.
     pub google: Option<[String; 3]>,
     /// Register rondo with this (fake) Microsoft: authority, Graph base.
@@ -67,6 +69,7 @@ impl Default for Options {
             now: default_now(),
             rate_per_minute: 100_000,
             smtp_url: None,
+            smtp_ca_file: None,
             google: None,
             microsoft: None,
         }
@@ -91,6 +94,7 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     s.chat_rate_per_minute = o.rate_per_minute;
     s.http_workers = 2;
     s.smtp_url = o.smtp_url.clone();
+    s.smtp_ca_file = o.smtp_ca_file.clone();
     s.mail_dir = dir.path().join("mail").display().to_string();
     if let Some([auth, token, api]) = o.google.clone() {
         s.google_client_id = Some(super::google::GOOGLE_CLIENT_ID.into());
