@@ -147,6 +147,15 @@ fn video_link(e: &Event) -> Option<String> {
     })
 }
 
+fn conference_pending(e: &Event) -> bool {
+    e.conference_data
+        .as_ref()
+        .and_then(|c| c.create_request.as_ref())
+        .and_then(|r| r.status.as_ref())
+        .and_then(|s| s.status_code.as_deref())
+        == Some("pending")
+}
+
 fn when(t: chrono::DateTime<chrono::Utc>) -> EventDateTime {
     EventDateTime {
         date_time: Some(t),
@@ -317,6 +326,10 @@ impl CalendarProvider for GoogleCalendar {
                 })
                 .await;
             let stored = match inserted {
+                // The Meet conference may still be in the making: read the event once more for its link.
+                Ok((_, e)) if video_link(&e).is_none() && conference_pending(&e) => {
+                    self.get(agent.id, &id).await?.unwrap_or(e)
+                }
                 Ok((_, e)) => e,
                 // Made by an earlier try whose answer was lost (the meeting may have changed since: bring
                 // it in line), or a tombstone of a deleted event (try the next id).

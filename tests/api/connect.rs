@@ -99,7 +99,9 @@ async fn an_agent_connects_google_and_gets_meetings_with_a_meet_link_in_its_cale
     assert!(!starts.contains(&at("2026-11-23T10:30:00Z")));
     assert!(starts.contains(&at("2026-11-23T11:00:00Z")));
 
-    // A booking makes exactly one event, with the visitor and a Meet link.
+    // A booking makes exactly one event, with the visitor and a Meet link (read again when Google
+    // answers the insert before the conference is ready).
+    google.meet_pending_on_next_insert();
     let b = app
         .book_ok("sales", "2026-11-23T12:00:00Z", "vera@visitor.test")
         .await;
@@ -774,4 +776,38 @@ async fn an_event_whose_create_answer_was_lost_follows_a_reschedule() {
             "{provider}: {events:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_revoked_microsoft_grant_disconnects_the_agent_with_the_reason() {
+    let (app, ms) = with_microsoft().await;
+    app.create_team("sales", json!({})).await;
+    let bo = app.create_agent("Bo", "Europe/Amsterdam", &["sales"]).await;
+    ms.consent_as("bo@contoso.test");
+    connect(
+        &Browser::new(),
+        bo["connect_url"].as_str().unwrap(),
+        "microsoft",
+    )
+    .await;
+    assert!(!app
+        .slot_starts("sales", "2026-11-23T08:00:00Z", "2026-11-23T16:00:00Z")
+        .await
+        .is_empty());
+    ms.revoke("bo@contoso.test");
+    app.advance(Duration::hours(2));
+    assert!(app
+        .slot_starts("sales", "2026-11-24T08:00:00Z", "2026-11-24T16:00:00Z")
+        .await
+        .is_empty());
+    let seen = agent(&app, bo["id"].as_str().unwrap()).await;
+    assert_eq!(seen["calendar"], "none");
+    assert_eq!(seen["connection"]["status"], "disconnected");
+    let reason = seen["connection"]["reason"].as_str().unwrap();
+    assert!(reason.contains("invalid_grant"), "{reason}");
+    // The booking API says so too: nobody can take the meeting.
+    let r = app
+        .book("sales", "2026-11-24T10:00:00Z", "vera@visitor.test")
+        .await;
+    assert_eq!(r.status(), 409, "{}", r.text().await.unwrap());
 }

@@ -62,6 +62,9 @@ struct Stored {
 struct State {
     consent_email: String,
     deny_next: bool,
+    /// The next insert's answer shows the Meet conference still being created (`statusCode: pending`, no
+    /// link yet); reading the event afterwards shows it ready.
+    meet_pending_next: bool,
     /// The next consent grants only the scopes the user left ticked: these are unticked.
     untick_next: Vec<String>,
     codes: HashMap<String, Code>,
@@ -86,6 +89,7 @@ impl FakeGoogle {
             consent_email: DEFAULT_ACCOUNT.to_string(),
             deny_next: false,
             untick_next: Vec::new(),
+            meet_pending_next: false,
             codes: HashMap::new(),
             access: HashMap::new(),
             refresh: HashMap::new(),
@@ -124,6 +128,11 @@ impl FakeGoogle {
     /// The next authorize request is declined: `redirect_uri?error=access_denied&state=…`.
     pub fn deny_next_consent(&self) {
         self.lock().deny_next = true;
+    }
+
+    /// The next insert answers with the Meet link still pending (a later read has it).
+    pub fn meet_pending_on_next_insert(&self) {
+        self.lock().meet_pending_next = true;
     }
 
     /// On the next consent the user unticks these scopes (Google's granular consent): the token answer's
@@ -787,7 +796,18 @@ fn insert(s: &mut State, email: &str, q: &HashMap<String, String>, body: &[u8]) 
     if std::mem::take(&mut s.lose_next_insert) {
         return scripted_error(503, None);
     }
-    json_response(200, &event, CALENDAR_JSON, None)
+    let mut answer = event;
+    if std::mem::take(&mut s.meet_pending_next) {
+        if let Some(e) = answer.as_object_mut() {
+            e.remove("hangoutLink");
+            if let Some(c) = e.get_mut("conferenceData").and_then(Value::as_object_mut) {
+                c.remove("entryPoints");
+                c.remove("conferenceId");
+                c["createRequest"]["status"] = json!({"statusCode": "pending"});
+            }
+        }
+    }
+    json_response(200, &answer, CALENDAR_JSON, None)
 }
 
 fn patch(
