@@ -67,8 +67,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, status, \
              lead_email, lead_name, lead_company, lead_timezone, lead_locale, session_id, dialogue_id, attributes, routing, \
-             took_place, cancel_reason, calendar_status, video_link, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             took_place, cancel_reason, calendar_status, video_link, created_at, updated_at, calendar_agent_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(m.id.to_string())
         .bind(m.team_id.to_string())
@@ -93,6 +93,9 @@ impl Store {
         .bind(&m.video_link)
         .bind(to_secs(m.created_at))
         .bind(to_secs(m.updated_at))
+        // The event is to be made in the agent's calendar: noted now, so a create whose answer is lost is
+        // looked for there (and the first sync needs no write of its own to note it).
+        .bind(m.agent_id.to_string())
         .execute(&mut **tx)
         .await?;
         Ok(())

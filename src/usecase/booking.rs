@@ -403,7 +403,7 @@ async fn book_claimed(
         cancel_reason: None,
         calendar_status: "pending".into(),
         video_link: None,
-        calendar_agent_id: None,
+        calendar_agent_id: Some(agent.id),
         calendar_version: 1,
         calendar_synced: 0,
         created_at: now,
