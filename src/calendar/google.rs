@@ -59,6 +59,17 @@ impl common::Delegate for Caught {
     }
 }
 
+/// Runs one request builder to its answer, with a `Caught` delegate for the status line and headers.
+macro_rules! api_call {
+    ($call:expr) => {
+        async move {
+            let mut caught = Caught::default();
+            let r = $call.delegate(&mut caught).doit().await;
+            (r, caught)
+        }
+    };
+}
+
 /// A failed call: an HTTP answer to look at, or a problem already classified (token, network, timeout).
 enum Failure {
     Status {
@@ -236,16 +247,7 @@ impl CalendarProvider for GoogleCalendar {
         let answer = self
             .call(agent.id, |hub| {
                 let request = request.clone();
-                async move {
-                    let mut caught = Caught::default();
-                    let r = hub
-                        .freebusy()
-                        .query(request)
-                        .delegate(&mut caught)
-                        .doit()
-                        .await;
-                    (r, caught)
-                }
+                api_call!(hub.freebusy().query(request))
             })
             .await?
             .1;
@@ -311,18 +313,11 @@ impl CalendarProvider for GoogleCalendar {
             let inserted = self
                 .call(agent.id, |hub| {
                     let body = body.clone();
-                    async move {
-                        let mut caught = Caught::default();
-                        let r = hub
-                            .events()
-                            .insert(body, "primary")
-                            .conference_data_version(1)
-                            .send_updates("none")
-                            .delegate(&mut caught)
-                            .doit()
-                            .await;
-                        (r, caught)
-                    }
+                    api_call!(hub
+                        .events()
+                        .insert(body, "primary")
+                        .conference_data_version(1)
+                        .send_updates("none"))
                 })
                 .await;
             let stored = match inserted {
@@ -370,17 +365,7 @@ impl CalendarProvider for GoogleCalendar {
         let deleted = self
             .call(agent.id, |hub| {
                 let id = id.clone();
-                async move {
-                    let mut caught = Caught::default();
-                    let r = hub
-                        .events()
-                        .delete("primary", &id)
-                        .send_updates("none")
-                        .delegate(&mut caught)
-                        .doit()
-                        .await;
-                    (r, caught)
-                }
+                api_call!(hub.events().delete("primary", &id).send_updates("none"))
             })
             .await;
         match deleted {
@@ -458,17 +443,10 @@ impl GoogleCalendar {
         let (_, patched) = self
             .call(agent, |hub| {
                 let (body, id) = (body.clone(), id.to_owned());
-                async move {
-                    let mut caught = Caught::default();
-                    let r = hub
-                        .events()
-                        .patch(body, "primary", &id)
-                        .send_updates("none")
-                        .delegate(&mut caught)
-                        .doit()
-                        .await;
-                    (r, caught)
-                }
+                api_call!(hub
+                    .events()
+                    .patch(body, "primary", &id)
+                    .send_updates("none"))
             })
             .await?;
         Ok(patched)
@@ -478,16 +456,7 @@ impl GoogleCalendar {
         let (_, e) = self
             .call(agent, |hub| {
                 let id = id.to_owned();
-                async move {
-                    let mut caught = Caught::default();
-                    let r = hub
-                        .events()
-                        .get("primary", &id)
-                        .delegate(&mut caught)
-                        .doit()
-                        .await;
-                    (r, caught)
-                }
+                api_call!(hub.events().get("primary", &id))
             })
             .await?;
         Ok(e)

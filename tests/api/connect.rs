@@ -34,6 +34,41 @@ async fn agent(app: &TestApp, id: &str) -> Value {
         .await
 }
 
+/// A provider fake the browser flow can sign in to.
+trait Provider {
+    const NAME: &'static str;
+    fn consent_as(&self, account: &str);
+}
+
+impl Provider for FakeGoogle {
+    const NAME: &'static str = "google";
+    fn consent_as(&self, account: &str) {
+        FakeGoogle::consent_as(self, account)
+    }
+}
+
+impl Provider for FakeMicrosoft {
+    const NAME: &'static str = "microsoft";
+    fn consent_as(&self, account: &str) {
+        FakeMicrosoft::consent_as(self, account)
+    }
+}
+
+/// A sales agent (Amsterdam hours) whose calendar `account` at `provider` is connected through the
+/// browser flow.
+async fn connected<P: Provider>(app: &TestApp, provider: &P, name: &str, account: &str) -> Value {
+    let agent = app.create_agent(name, "Europe/Amsterdam", &["sales"]).await;
+    provider.consent_as(account);
+    let page = connect(
+        &Browser::new(),
+        agent["connect_url"].as_str().unwrap(),
+        P::NAME,
+    )
+    .await;
+    assert!(page.has("Calendar connected"), "{}", page.body);
+    agent
+}
+
 /// Opens the agent's connect page and clicks the provider's button; returns the page the browser ends on.
 async fn connect(browser: &Browser, connect_url: &str, button: &str) -> Page {
     let page = browser.get(connect_url).await;
@@ -159,17 +194,7 @@ async fn an_agent_connects_google_and_gets_meetings_with_a_meet_link_in_its_cale
 async fn a_google_outage_leaves_the_event_pending_and_it_is_created_once_on_recovery() {
     let (app, google) = with_google().await;
     app.create_team("sales", json!({})).await;
-    let ann = app
-        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
-        .await;
-    google.consent_as("ann@company.test");
-    let page = connect(
-        &Browser::new(),
-        ann["connect_url"].as_str().unwrap(),
-        "google",
-    )
-    .await;
-    assert!(page.has("Calendar connected"), "{}", page.body);
+    connected(&app, &google, "Ann", "ann@company.test").await;
     // Inserts answer 503 (with a fractional Retry-After) twice: the inline try and the first job run.
     google.fail_next_inserts(2, 503, Some("1.5"));
     let b = app
@@ -217,26 +242,8 @@ async fn a_google_outage_leaves_the_event_pending_and_it_is_created_once_on_reco
 async fn a_revoked_google_grant_takes_the_agent_out_of_rotation_until_it_reconnects() {
     let (app, google) = with_google().await;
     app.create_team("sales", json!({})).await;
-    let ann = app
-        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
-        .await;
-    let bob = app
-        .create_agent("Bob", "Europe/Amsterdam", &["sales"])
-        .await;
-    google.consent_as("ann@company.test");
-    connect(
-        &Browser::new(),
-        ann["connect_url"].as_str().unwrap(),
-        "google",
-    )
-    .await;
-    google.consent_as("bob@company.test");
-    connect(
-        &Browser::new(),
-        bob["connect_url"].as_str().unwrap(),
-        "google",
-    )
-    .await;
+    let ann = connected(&app, &google, "Ann", "ann@company.test").await;
+    connected(&app, &google, "Bob", "bob@company.test").await;
 
     google.revoke("ann@company.test");
     // Once Ann's access token is due for a refresh, the refresh is refused.
@@ -369,16 +376,7 @@ async fn denied_consent_tampered_or_replayed_state_and_expired_links_store_nothi
 async fn refresh_tokens_are_not_readable_in_the_database_file() {
     let (app, google) = with_google().await;
     app.create_team("sales", json!({})).await;
-    let ann = app
-        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
-        .await;
-    google.consent_as("ann@company.test");
-    connect(
-        &Browser::new(),
-        ann["connect_url"].as_str().unwrap(),
-        "google",
-    )
-    .await;
+    connected(&app, &google, "Ann", "ann@company.test").await;
     let tokens = google.issued_tokens();
     assert!(
         tokens.len() >= 2,
@@ -474,14 +472,7 @@ async fn an_agent_connects_outlook_and_its_meetings_get_a_teams_link_exactly_onc
 async fn outlook_throttling_and_an_expired_token_are_ridden_out() {
     let (app, ms) = with_microsoft().await;
     app.create_team("sales", json!({})).await;
-    let bo = app.create_agent("Bo", "Europe/Amsterdam", &["sales"]).await;
-    ms.consent_as("bo@contoso.test");
-    connect(
-        &Browser::new(),
-        bo["connect_url"].as_str().unwrap(),
-        "microsoft",
-    )
-    .await;
+    connected(&app, &ms, "Bo", "bo@contoso.test").await;
     // Graph throttles the create (429, Retry-After 2.128 s): the booking stands, the event follows.
     ms.fail_next_creates(2, 429, Some("2.128"));
     let b = app
@@ -587,16 +578,7 @@ async fn the_agent_sets_hours_days_off_and_invitation_on_its_own_page() {
 async fn availability_is_served_from_cached_free_busy_and_says_when_it_is_stale() {
     let (app, google) = with_google().await;
     app.create_team("sales", json!({})).await;
-    let ann = app
-        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
-        .await;
-    google.consent_as("ann@company.test");
-    connect(
-        &Browser::new(),
-        ann["connect_url"].as_str().unwrap(),
-        "google",
-    )
-    .await;
+    connected(&app, &google, "Ann", "ann@company.test").await;
     google.set_busy(
         "ann@company.test",
         vec![(at("2026-11-23T10:00:00Z"), at("2026-11-23T11:00:00Z"))],
@@ -677,21 +659,8 @@ fn starts(events: &[Value]) -> Vec<chrono::DateTime<chrono::Utc>> {
 async fn a_meeting_that_leaves_a_google_calendar_and_comes_back_gets_a_live_event_again() {
     let (app, google) = with_google().await;
     app.create_team("sales", json!({})).await;
-    let ann = app
-        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
-        .await;
-    let bob = app
-        .create_agent("Bob", "Europe/Amsterdam", &["sales"])
-        .await;
-    for (a, email) in [(&ann, "ann@company.test"), (&bob, "bob@company.test")] {
-        google.consent_as(email);
-        connect(
-            &Browser::new(),
-            a["connect_url"].as_str().unwrap(),
-            "google",
-        )
-        .await;
-    }
+    connected(&app, &google, "Ann", "ann@company.test").await;
+    connected(&app, &google, "Bob", "bob@company.test").await;
     let b = app
         .book_ok("sales", "2026-11-23T10:00:00Z", "vera@visitor.test")
         .await;
@@ -782,14 +751,7 @@ async fn an_event_whose_create_answer_was_lost_follows_a_reschedule() {
 async fn a_revoked_microsoft_grant_disconnects_the_agent_with_the_reason() {
     let (app, ms) = with_microsoft().await;
     app.create_team("sales", json!({})).await;
-    let bo = app.create_agent("Bo", "Europe/Amsterdam", &["sales"]).await;
-    ms.consent_as("bo@contoso.test");
-    connect(
-        &Browser::new(),
-        bo["connect_url"].as_str().unwrap(),
-        "microsoft",
-    )
-    .await;
+    let bo = connected(&app, &ms, "Bo", "bo@contoso.test").await;
     assert!(!app
         .slot_starts("sales", "2026-11-23T08:00:00Z", "2026-11-23T16:00:00Z")
         .await
