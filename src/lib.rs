@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod outbox;
 pub mod store;
@@ -68,7 +69,13 @@ impl Application {
             config.mail_dir.clone(),
             config.mail_from.clone(),
         );
-        let oauth = Arc::new(oauth::OAuth::new(&config, store.clone(), clock.clone())?);
+        let metrics = Arc::new(metrics::Metrics::new());
+        let oauth = Arc::new(oauth::OAuth::new(
+            &config,
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+        )?);
         let google = config.google.as_ref().map(|g| {
             Arc::new(calendar::google::GoogleCalendar::new(
                 &g.api_url,
@@ -88,6 +95,7 @@ impl Application {
             config.freebusy_stale_limit_seconds,
         ));
         let app = App {
+            metrics,
             oauth,
             freebusy,
             store,

@@ -142,6 +142,7 @@ pub struct OAuth {
     keys: Keys,
     store: Store,
     clock: Arc<dyn Clock>,
+    metrics: Arc<crate::metrics::Metrics>,
     /// One refresh per agent at a time (others wait and take its result).
     refreshing: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -181,7 +182,12 @@ fn owner(agent: Uuid, what: &str) -> String {
 }
 
 impl OAuth {
-    pub fn new(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<Self> {
         let redirect = |name: &str| format!("{}/oauth/{name}/callback", config.public_url);
         let google = config
             .google
@@ -205,6 +211,7 @@ impl OAuth {
             keys: Keys::new(&config.secret_key),
             store,
             clock,
+            metrics,
             refreshing: Mutex::default(),
         })
     }
@@ -425,6 +432,15 @@ impl OAuth {
             )
             .await
             .unwrap_or_else(|e| Err(OAuthError::Unavailable(format!("refresh task failed: {e}"))));
+        let outcome = match &refreshed {
+            Ok(_) => "ok",
+            Err(OAuthError::InvalidGrant(_)) => "revoked",
+            Err(_) => "failed",
+        };
+        self.metrics
+            .token_refreshes
+            .with_label_values(&[provider.as_str(), outcome])
+            .inc();
         match refreshed {
             Ok((tokens, refresh)) => {
                 // Microsoft rotates refresh tokens (store the new one); Google usually sends none (keep ours).

@@ -84,7 +84,17 @@ pub async fn create_booking(
         key: key.as_deref(),
         body: &body.raw,
     };
-    let answer = book(&app, &body.value, ctx).await?;
+    let answer = book(&app, &body.value, ctx).await;
+    let outcome = match &answer {
+        Ok(a) if a.status == 201 => Some("booked"),
+        Ok(a) if a.status == 409 => Some("slot_taken"),
+        Err(AppError::SlotTaken { .. }) => Some("slot_taken"),
+        _ => None,
+    };
+    if let Some(outcome) = outcome {
+        app.metrics.bookings.with_label_values(&[outcome]).inc();
+    }
+    let answer = answer?;
     let status = actix_web::http::StatusCode::from_u16(answer.status)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored status: {e}")))?;
     let content_type = if answer.status >= 400 {

@@ -481,7 +481,16 @@ pub async fn oauth_callback(
     };
     let cb: Callback = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let cookie = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
-    let mut page = match finish(&app, kind, &cb, cookie.as_deref()).await {
+    let finished = finish(&app, kind, &cb, cookie.as_deref()).await;
+    let outcome = match &finished {
+        Ok(Ok(_)) => "connected",
+        _ => "refused",
+    };
+    app.metrics
+        .connects
+        .with_label_values(&[kind.as_str(), outcome])
+        .inc();
+    let mut page = match finished {
         Ok(Ok(done)) => render(
             context! {
                 title => "Calendar connected",

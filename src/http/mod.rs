@@ -45,7 +45,7 @@ impl Modify for BearerSchemes {
         admin::invitation::get_invitation, admin::invitation::put_invitation, admin::invitation::preview_invitation,
         admin::webhooks::create_endpoint, admin::webhooks::list_endpoints, admin::webhooks::delete_endpoint,
         admin::webhooks::list_deliveries,
-        ops::activities, ops::healthz, ops::readyz,
+        ops::activities, ops::healthz, ops::readyz, ops::metrics,
     ),
     components(schemas(SlotView)),
     modifiers(&BearerSchemes)
@@ -86,6 +86,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ops::activities)
         .service(ops::healthz)
         .service(ops::readyz)
+        .service(ops::metrics)
         .service(ops::openapi_json)
         .service(connect::connect_page)
         .service(connect::save_settings)

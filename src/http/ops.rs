@@ -30,6 +30,22 @@ pub async fn readyz(app: web::Data<App>) -> HttpResponse {
     }
 }
 
+/// Prometheus text format: counters of this process and the outbox's job counts.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(app: web::Data<App>) -> HttpResponse {
+    let counts = match app.store.job_counts().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "job counts unavailable for /metrics");
+            Vec::new()
+        }
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(app.metrics.render(&counts))
+}
+
 #[get("/openapi.json")]
 pub async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
     HttpResponse::Ok().json(doc.get_ref())

@@ -133,23 +133,35 @@ async fn run_batch(
 
 async fn settle(app: &App, job: &JobRow, outcome: Outcome) -> anyhow::Result<()> {
     let now = app.now();
+    let count = |outcome: &str| {
+        app.metrics
+            .jobs
+            .with_label_values(&[job.kind.as_str(), outcome])
+            .inc()
+    };
     match outcome {
-        Outcome::Done => app.store.finish_job(job, now).await?,
+        Outcome::Done => {
+            count("done");
+            app.store.finish_job(job, now).await?
+        }
         Outcome::Retry { error, retry_after } => {
             let jitter = rand::random::<f64>() * 2.0 - 1.0;
             match schedule::next_delay(job.attempts, retry_after, jitter) {
                 Some(delay) => {
+                    count("retry");
                     let at = now + Duration::from_std(delay).unwrap_or(Duration::hours(10));
                     tracing::warn!(job = %job.id, attempts = job.attempts, %error, retry_at = %at, "job failed; will retry");
                     app.store.retry_job_later(job, at, &error, now).await?;
                 }
                 None => {
+                    count("dead");
                     tracing::error!(job = %job.id, %error, "job failed for the last time; parked as dead");
                     app.store.bury_job(job, &error, now).await?;
                 }
             }
         }
         Outcome::GiveUp(error) => {
+            count("dead");
             tracing::error!(job = %job.id, %error, "job cannot succeed; parked as dead");
             app.store.bury_job(job, &error, now).await?;
         }

@@ -175,6 +175,15 @@ impl Store {
         r.as_ref().map(job).transpose()
     }
 
+    /// How many jobs are in each status (for the metrics).
+    pub async fn job_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
     /// Jobs in a status, most recently changed first, at most `limit`.
     pub async fn list_jobs(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<JobRow>> {
         let all = sqlx::query("SELECT * FROM jobs WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?")

@@ -261,12 +261,29 @@ const FRESH_READ_DEADLINE: std::time::Duration = std::time::Duration::from_secs(
 
 enum One {
     Blocks(Vec<Span>),
+    Cached(Vec<Span>),
     Stale(Vec<Span>),
     Disconnected,
     Unavailable,
 }
 
 async fn read_one(app: &App, a: &Agent, range: Span, read: Read) -> One {
+    let one = read_one_uncounted(app, a, range, read).await;
+    let source = match &one {
+        One::Cached(_) => "cache",
+        One::Blocks(_) => "provider",
+        One::Stale(_) => "stale",
+        One::Disconnected => "disconnected",
+        One::Unavailable => "unavailable",
+    };
+    app.metrics.freebusy.with_label_values(&[source]).inc();
+    match one {
+        One::Cached(b) => One::Blocks(b),
+        other => other,
+    }
+}
+
+async fn read_one_uncounted(app: &App, a: &Agent, range: Span, read: Read) -> One {
     let Some(cal) = app.calendars.for_agent(a) else {
         return One::Disconnected;
     };
@@ -276,7 +293,7 @@ async fn read_one(app: &App, a: &Agent, range: Span, read: Read) -> One {
         Read::Live => range,
         Read::Cached => {
             match app.freebusy.get(a.id, range, now) {
-                Lookup::Fresh(b) => return One::Blocks(clip(&b, range)),
+                Lookup::Fresh(b) => return One::Cached(clip(&b, range)),
                 Lookup::Stale(b) => stale = Some(b),
                 Lookup::Missing => {}
             }
@@ -342,7 +359,7 @@ pub async fn busy_blocks(app: &App, agents: &[Agent], range: Span, read: Read) -
     let mut out = Busy::default();
     for (id, one) in from_calendars {
         match one {
-            One::Blocks(b) => {
+            One::Blocks(b) | One::Cached(b) => {
                 out.blocks.insert(id, b);
             }
             One::Stale(b) => {

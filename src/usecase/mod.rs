@@ -42,6 +42,7 @@ pub struct App {
     pub http: reqwest::Client,
     /// OAuth with Google and Microsoft, and the vault of agents' tokens.
     pub oauth: Arc<crate::oauth::OAuth>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Recent free/busy per agent (availability reads it; bookings never do).
     pub freebusy: Arc<crate::calendar::cache::FreeBusyCache>,
 }

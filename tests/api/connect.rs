@@ -634,6 +634,25 @@ async fn availability_is_served_from_cached_free_busy_and_says_when_it_is_stale(
         .unwrap();
     assert_eq!(gone["calendars"], json!({"stale": 0, "unavailable": 1}));
     assert!(gone["slots"].as_array().unwrap().is_empty());
+    // Operators see the same in /metrics.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "rondo_freebusy_reads_total{source=\"provider\"} 1",
+        "rondo_freebusy_reads_total{source=\"cache\"} 1",
+        "rondo_freebusy_reads_total{source=\"stale\"} 1",
+        "rondo_freebusy_reads_total{source=\"unavailable\"} 1",
+        "rondo_calendar_connects_total{outcome=\"connected\",provider=\"google\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 async fn reschedule(app: &TestApp, id: &str, start: &str) -> Value {
@@ -772,4 +791,19 @@ async fn a_revoked_microsoft_grant_disconnects_the_agent_with_the_reason() {
         .book("sales", "2026-11-24T10:00:00Z", "vera@visitor.test")
         .await;
     assert_eq!(r.status(), 409, "{}", r.text().await.unwrap());
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("rondo_token_refreshes_total{outcome=\"revoked\",provider=\"microsoft\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("rondo_bookings_total{outcome=\"slot_taken\"} 1"));
 }
