@@ -24,7 +24,12 @@ pub struct MicrosoftCalendar {
     graph_url: graph_rs_sdk::http::Url,
     loopback: bool,
     oauth: Arc<OAuth>,
+    /// A Graph client per access token (each holds its own connection pool; building one sets up TLS), so
+    /// calls with the same token reuse connections. Tokens live about an hour; the map is bounded.
+    clients: std::sync::Mutex<std::collections::HashMap<[u8; 32], GraphClient>>,
 }
+
+const MAX_CLIENTS: usize = 256;
 
 /// An answer that was not 2xx: its status, Graph's error `code`, and `Retry-After`.
 struct Refusal {
@@ -104,10 +109,26 @@ impl MicrosoftCalendar {
             graph_url: url,
             loopback,
             oauth,
+            clients: Default::default(),
         })
     }
 
     fn client(&self, token: &str) -> GraphClient {
+        use sha2::Digest;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let mut clients = self.clients.lock().expect("graph clients");
+        if let Some(c) = clients.get(&key) {
+            return c.clone();
+        }
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        let c = self.new_client(token);
+        clients.insert(key, c.clone());
+        c
+    }
+
+    fn new_client(&self, token: &str) -> GraphClient {
         let mut graph = GraphClient::from(
             GraphClientConfiguration::new()
                 .access_token(token)
