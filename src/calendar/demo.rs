@@ -112,23 +112,20 @@ impl CalendarProvider for DemoCalendars {
         })
     }
 
-    async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
-        let span = Span {
-            start: event.start,
-            end: event.end,
-        };
-        self.events
-            .lock()
-            .expect("demo calendar lock")
-            .insert(event.meeting_id, (agent.id, span));
-        Ok(())
+    async fn update_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<Option<String>, CalendarError> {
+        Ok(self.create_event(agent, event).await?.video_link)
     }
 
-    async fn delete_event(&self, _agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
-        self.events
-            .lock()
-            .expect("demo calendar lock")
-            .remove(&meeting_id);
+    async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
+        // Each agent has its own calendar: only this agent's copy goes (the meeting may have moved on).
+        let mut events = self.events.lock().expect("demo calendar lock");
+        if events.get(&meeting_id).is_some_and(|(a, _)| *a == agent.id) {
+            events.remove(&meeting_id);
+        }
         Ok(())
     }
 }

@@ -345,17 +345,16 @@ impl CalendarProvider for GoogleCalendar {
         )))
     }
 
-    async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
-        match self.live_event(agent.id, event.meeting_id).await? {
-            Some((id, live)) => {
-                self.align(agent.id, &id, live, event).await?;
-            }
+    async fn update_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<Option<String>, CalendarError> {
+        Ok(match self.live_event(agent.id, event.meeting_id).await? {
+            Some((id, live)) => video_link(&self.align(agent.id, &id, live, event).await?),
             // Not there (its create was lost, or someone deleted it): make it.
-            None => {
-                self.create_event(agent, event).await?;
-            }
-        }
-        Ok(())
+            None => self.create_event(agent, event).await?.video_link,
+        })
     }
 
     async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {

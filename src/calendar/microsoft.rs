@@ -348,17 +348,16 @@ impl CalendarProvider for MicrosoftCalendar {
         Ok(created(&made))
     }
 
-    async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
-        match self.find(agent.id, event.meeting_id).await? {
-            Some(existing) => {
-                self.align(agent.id, existing, event).await?;
-            }
+    async fn update_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<Option<String>, CalendarError> {
+        Ok(match self.find(agent.id, event.meeting_id).await? {
+            Some(existing) => self.align(agent.id, existing, event).await?.video_link,
             // Not there (its create was lost, or someone deleted it): make it.
-            None => {
-                self.create_event(agent, event).await?;
-            }
-        }
-        Ok(())
+            None => self.create_event(agent, event).await?.video_link,
+        })
     }
 
     async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {

@@ -62,8 +62,13 @@ pub trait CalendarProvider: Send + Sync {
         agent: &Agent,
         event: &EventRequest,
     ) -> Result<CreatedEvent, CalendarError>;
-    /// Moves the meeting's event to the request's times.
-    async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError>;
+    /// Moves the meeting's event to the request's times (making it if it is not there); the video link when
+    /// the provider says.
+    async fn update_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<Option<String>, CalendarError>;
     /// Deletes the meeting's event; an event already gone counts as deleted.
     async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError>;
 }

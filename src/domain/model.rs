@@ -194,6 +194,8 @@ pub struct Meeting {
     pub video_link: Option<String>,
     /// The agent whose calendar holds the meeting's event now (None: no event anywhere).
     pub calendar_agent_id: Option<Uuid>,
+    /// A former holder whose calendar still has the meeting's event to delete.
+    pub calendar_cleanup_agent_id: Option<Uuid>,
     /// Bumped by every change the calendar must follow; the calendar caught up with `calendar_synced`.
     pub calendar_version: i64,
     pub calendar_synced: i64,

@@ -92,58 +92,65 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
     let Some(m) = app.store.meeting(meeting_id).await.map_err(store)? else {
         return Ok(());
     };
-    if m.calendar_synced >= m.calendar_version {
+    if m.calendar_synced >= m.calendar_version && m.calendar_cleanup_agent_id.is_none() {
         return Ok(());
     }
     let mut holder = m.calendar_agent_id;
+    let mut cleanup = m.calendar_cleanup_agent_id;
     let mut link = m.video_link.clone();
     let wanted = (m.status == MeetingStatus::Booked).then_some(m.agent_id);
     if let Some(h) = holder.filter(|h| Some(*h) != wanted) {
-        let old = agent(app, h).await?;
-        match app.calendars.for_agent(&old) {
-            Some(cal) => {
-                cal.delete_event(&old, m.id).await?;
-                // The agent's calendar changed: cached free/busy would still show the event.
-                app.freebusy.forget(old.id);
-            }
-            None => tracing::warn!(
-                meeting = %m.id, agent = %old.id,
-                "the old agent's calendar is disconnected: its event cannot be removed by rondo"
-            ),
+        // The former holder's event must go. One former holder is remembered at a time: an older one
+        // still waiting is dealt with first.
+        if let Some(c) = cleanup.filter(|c| *c != h) {
+            delete_from(app, c, m.id).await?;
         }
+        cleanup = Some(h);
         holder = None;
         link = None;
         app.store
-            .set_calendar_holder(m.id, None)
+            .set_calendar_holder(m.id, None, cleanup)
             .await
             .map_err(store)?;
     }
-    let status = match wanted {
-        None => "deleted",
-        Some(a) => {
-            let owner = agent(app, a).await?;
-            let cal = app.calendars.for_agent(&owner).ok_or_else(|| {
-                CalendarError::Disconnected(format!("agent {} has no calendar connected", owner.id))
-            })?;
-            let request = event_request(&m, &owner);
-            if holder != Some(a) {
-                app.store
-                    .set_calendar_holder(m.id, Some(a))
-                    .await
-                    .map_err(store)?;
-            }
-            // An event confirmed in this calendar is updated; otherwise it is created — which finds (and
-            // brings in line) one an earlier try made but whose answer was lost.
-            if holder == Some(a) && m.calendar_status == "created" {
-                cal.update_event(&owner, &request).await?;
-            } else {
-                let created = cal.create_event(&owner, &request).await?;
-                link = created.video_link;
-                holder = Some(a);
-            }
-            app.freebusy.forget(owner.id);
-            "created"
+    if let Some(a) = wanted {
+        let owner = agent(app, a).await?;
+        let cal = app.calendars.for_agent(&owner).ok_or_else(|| {
+            CalendarError::Disconnected(format!("agent {} has no calendar connected", owner.id))
+        })?;
+        let request = event_request(&m, &owner);
+        let confirmed = holder == Some(a) && m.calendar_status == "created";
+        if holder != Some(a) {
+            app.store
+                .set_calendar_holder(m.id, Some(a), cleanup)
+                .await
+                .map_err(store)?;
+            link = None;
         }
+        // An event confirmed in this calendar is updated; otherwise it is created — which finds (and
+        // brings in line) one an earlier try made but whose answer was lost.
+        let made = if confirmed {
+            cal.update_event(&owner, &request).await?
+        } else {
+            cal.create_event(&owner, &request).await?.video_link
+        };
+        link = made.or(link);
+        holder = Some(a);
+        app.freebusy.forget(owner.id);
+    }
+    // The new event exists (or none is wanted): now the former holder's can go. If its calendar cannot be
+    // reached (disconnected), the job keeps trying on its schedule; the new event is recorded meanwhile.
+    let mut left = None;
+    if let Some(c) = cleanup {
+        match delete_from(app, c, m.id).await {
+            Ok(()) => cleanup = None,
+            Err(e) => left = Some(e),
+        }
+    }
+    let status = match (wanted, cleanup) {
+        (Some(_), _) => "created",
+        (None, None) => "deleted",
+        (None, Some(_)) => "pending",
     };
     let mut tx = app.store.begin_write().await.map_err(store)?;
     app.store
@@ -152,11 +159,30 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
             m.id,
             m.calendar_version,
             holder,
+            cleanup,
             status,
             link.as_deref(),
         )
         .await
         .map_err(store)?;
     app.store.commit(tx).await.map_err(store)?;
+    match left {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Deletes the meeting's event from a (former) holder's calendar. A calendar rondo cannot reach now (the
+/// agent is disconnected) is a reason to try again later, not to forget the event.
+async fn delete_from(app: &App, holder: Uuid, meeting: Uuid) -> Result<(), SyncError> {
+    let old = agent(app, holder).await?;
+    let cal = app.calendars.for_agent(&old).ok_or_else(|| {
+        CalendarError::Disconnected(format!(
+            "agent {holder}'s calendar is disconnected: the meeting's old event is removed once it reconnects"
+        ))
+    })?;
+    cal.delete_event(&old, meeting).await?;
+    // The agent's calendar changed: cached free/busy would still show the event.
+    app.freebusy.forget(old.id);
     Ok(())
 }

@@ -182,35 +182,51 @@ impl Store {
         Ok(())
     }
 
-    /// Notes whose calendar the meeting's event is (being) made in, before the provider is asked: if the
-    /// answer is lost, the next sync still knows where the event may be.
-    pub async fn set_calendar_holder(&self, id: Uuid, holder: Option<Uuid>) -> StoreResult<()> {
-        sqlx::query("UPDATE meetings SET calendar_agent_id = ? WHERE id = ?")
-            .bind(holder.map(|h| h.to_string()))
-            .bind(id.to_string())
-            .execute(&self.write)
-            .await?;
+    /// Notes, before the provider is asked, whose calendar the meeting's event is (being) made in and whose
+    /// calendar still has one to delete: if an answer is lost, the next sync knows where to look. The event
+    /// is `pending` (and its link unknown) until the new holder's calendar confirms it.
+    pub async fn set_calendar_holder(
+        &self,
+        id: Uuid,
+        holder: Option<Uuid>,
+        cleanup: Option<Uuid>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \
+             calendar_status = 'pending', video_link = NULL WHERE id = ?",
+        )
+        .bind(holder.map(|h| h.to_string()))
+        .bind(cleanup.map(|h| h.to_string()))
+        .bind(id.to_string())
+        .execute(&self.write)
+        .await?;
         Ok(())
     }
 
     /// Records that the calendar caught up with `version` of the meeting: the event is now in `holder`'s
-    /// calendar (None: in nobody's), with this status and video link.
+    /// calendar (None: in nobody's), with this status and video link; `cleanup` is a former holder whose
+    /// event is still to be deleted (then the version is not marked synced, so the job tries again).
+    #[allow(clippy::too_many_arguments)]
     pub async fn record_calendar_sync_in(
         &self,
         tx: &mut Tx,
         id: Uuid,
         version: i64,
         holder: Option<Uuid>,
+        cleanup: Option<Uuid>,
         status: &str,
         video_link: Option<&str>,
     ) -> StoreResult<()> {
         sqlx::query(
-            "UPDATE meetings SET calendar_agent_id = ?, calendar_status = ?, video_link = ?, \
-             calendar_synced_version = MAX(calendar_synced_version, ?), calendar_lock_until = NULL WHERE id = ?",
+            "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, calendar_status = ?, \
+             video_link = ?, calendar_synced_version = MAX(calendar_synced_version, CASE WHEN ? IS NULL THEN ? ELSE 0 END), \
+             calendar_lock_until = NULL WHERE id = ?",
         )
         .bind(holder.map(|h| h.to_string()))
+        .bind(cleanup.map(|h| h.to_string()))
         .bind(status)
         .bind(video_link)
+        .bind(cleanup.map(|h| h.to_string()))
         .bind(version)
         .bind(id.to_string())
         .execute(&mut **tx)

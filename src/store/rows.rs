@@ -110,6 +110,7 @@ pub(super) fn meeting(row: &SqliteRow) -> StoreResult<Meeting> {
         calendar_status: row.try_get("calendar_status")?,
         video_link: row.try_get("video_link")?,
         calendar_agent_id: opt_uuid(row, "calendar_agent_id")?,
+        calendar_cleanup_agent_id: opt_uuid(row, "calendar_cleanup_agent_id")?,
         calendar_version: row.try_get("calendar_version")?,
         calendar_synced: row.try_get("calendar_synced_version")?,
         created_at: from_secs(row.try_get("created_at")?),

@@ -404,6 +404,7 @@ async fn book_claimed(
         calendar_status: "pending".into(),
         video_link: None,
         calendar_agent_id: Some(agent.id),
+        calendar_cleanup_agent_id: None,
         calendar_version: 1,
         calendar_synced: 0,
         created_at: now,

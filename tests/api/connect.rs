@@ -807,3 +807,109 @@ async fn a_revoked_microsoft_grant_disconnects_the_agent_with_the_reason() {
     );
     assert!(metrics.contains("rondo_bookings_total{outcome=\"slot_taken\"} 1"));
 }
+
+#[tokio::test]
+async fn a_move_whose_new_create_fails_shows_pending_not_the_old_link_then_the_new_one() {
+    let (app, google) = with_google().await;
+    app.create_team("sales", json!({})).await;
+    connected(&app, &google, "Ann", "ann@company.test").await;
+    connected(&app, &google, "Bob", "bob@company.test").await;
+    let b = app
+        .book_ok("sales", "2026-11-23T10:00:00Z", "vera@visitor.test")
+        .await;
+    let old_link = b["calendar_event"]["video_link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (first, second) = if b["agent"]["name"] == "Ann" {
+        ("ann@company.test", "bob@company.test")
+    } else {
+        ("bob@company.test", "ann@company.test")
+    };
+    google.set_busy(
+        first,
+        vec![(at("2026-11-23T12:00:00Z"), at("2026-11-23T12:30:00Z"))],
+    );
+    google.fail_next_inserts(1, 503, None);
+    let moved = reschedule(&app, b["id"].as_str().unwrap(), "2026-11-23T12:00:00Z").await;
+    assert_ne!(moved["agent"], b["agent"]);
+    assert_eq!(moved["calendar_event"]["status"], "pending", "{moved}");
+    assert!(moved["calendar_event"]["video_link"].is_null(), "{moved}");
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let now = app
+        .get_json(&format!("/v1/bookings/{}", b["id"].as_str().unwrap()), CHAT)
+        .await;
+    assert_eq!(now["calendar_event"]["status"], "created", "{now}");
+    let link = now["calendar_event"]["video_link"].as_str().unwrap();
+    assert_ne!(link, old_link);
+    let events = google.events(second);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["hangoutLink"], link);
+    assert!(google.events(first).is_empty());
+}
+
+#[tokio::test]
+async fn an_event_in_a_disconnected_calendar_is_deleted_once_the_agent_reconnects() {
+    let (app, google) = with_google().await;
+    app.create_team("sales", json!({})).await;
+    let ann = connected(&app, &google, "Ann", "ann@company.test").await;
+    let b = app
+        .book_ok("sales", "2026-11-23T10:00:00Z", "vera@visitor.test")
+        .await;
+    assert_eq!(google.events("ann@company.test").len(), 1);
+    // Ann revokes access (her next token refresh says so), then the visitor cancels.
+    google.revoke("ann@company.test");
+    app.advance(Duration::hours(2));
+    app.slot_starts("sales", "2026-11-24T08:00:00Z", "2026-11-24T16:00:00Z")
+        .await;
+    assert_eq!(
+        agent(&app, ann["id"].as_str().unwrap()).await["calendar"],
+        "none"
+    );
+    let id = b["id"].as_str().unwrap();
+    let c: Value = app
+        .post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["status"], "cancelled");
+    assert_eq!(
+        c["calendar_event"]["status"], "pending",
+        "removal pending: {c}"
+    );
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    let job = &app.jobs_of("calendar.sync", "pending").await[0];
+    assert!(
+        job["last_error"].as_str().unwrap().contains("disconnected"),
+        "{job}"
+    );
+    // Ann reconnects (a new link from the admin); the next retry removes the event.
+    let fresh: Value = app
+        .post(
+            &format!(
+                "/admin/api/agents/{}/connect-link",
+                ann["id"].as_str().unwrap()
+            ),
+            ADMIN,
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    google.consent_as("ann@company.test");
+    connect(
+        &Browser::new(),
+        fresh["connect_url"].as_str().unwrap(),
+        "google",
+    )
+    .await;
+    app.advance(Duration::minutes(10));
+    app.run_jobs().await;
+    assert!(google.events("ann@company.test").is_empty());
+    let now = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
+    assert_eq!(now["calendar_event"]["status"], "deleted", "{now}");
+}

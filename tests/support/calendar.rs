@@ -109,16 +109,27 @@ impl CalendarProvider for ScriptedCalendars {
         })
     }
 
-    async fn update_event(&self, agent: &Agent, event: &EventRequest) -> Result<(), CalendarError> {
+    async fn update_event(
+        &self,
+        agent: &Agent,
+        event: &EventRequest,
+    ) -> Result<Option<String>, CalendarError> {
         self.events
             .lock()
             .unwrap()
             .insert(event.meeting_id, (agent.email.clone(), event.clone()));
-        Ok(())
+        Ok(None)
     }
 
-    async fn delete_event(&self, _agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
-        self.events.lock().unwrap().remove(&meeting_id);
+    async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
+        // Each agent has its own calendar: only this agent's copy goes.
+        let mut events = self.events.lock().unwrap();
+        if events
+            .get(&meeting_id)
+            .is_some_and(|(email, _)| *email == agent.email)
+        {
+            events.remove(&meeting_id);
+        }
         Ok(())
     }
 }
