@@ -431,12 +431,16 @@ impl Config {
                 self.secret_key = key;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Written whole to a temporary file, then renamed: a crash never leaves a half key.
+                let tmp = file.with_extension("dev-key.tmp");
                 let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
+                options.write(true).create(true).truncate(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut f = options.open(&file)?;
+                let mut f = options.open(&tmp)?;
                 std::io::Write::write_all(&mut f, engine.encode(self.secret_key).as_bytes())?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, &file)?;
             }
             Err(e) => return Err(e),
         }

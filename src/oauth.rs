@@ -401,8 +401,7 @@ impl OAuth {
         if let Some(t) = usable(&conn, self.clock.now())? {
             return Ok(t);
         }
-        let lock = self.lock_for(agent);
-        let _held = lock.lock().await;
+        let held = self.lock_for(agent).lock_owned().await;
         // Another task may have refreshed while this one waited.
         let conn = load().await?;
         let now = self.clock.now();
@@ -422,16 +421,32 @@ impl OAuth {
                 .await;
             return Err(CalendarError::Disconnected(reason.into()));
         };
-        // Run to the end even if the caller stops waiting (availability's deadline): a refresh whose
-        // answer is dropped before it is saved would lose Microsoft's rotated refresh token.
+        // The refresh, its saving and the per-agent lock run in their own task, to the end even if the caller
+        // stops waiting (availability's deadline): a refresh dropped before it is saved would lose
+        // Microsoft's rotated refresh token, and a dropped lock would let a second refresh race it.
         let this = self.clone();
+        tokio::spawn(async move {
+            let _held = held;
+            this.refresh_and_save(agent, conn, refresh, now).await
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(CalendarError::Transient {
+                message: format!("token refresh task failed: {e}"),
+                retry_after: None,
+            })
+        })
+    }
+
+    async fn refresh_and_save(
+        &self,
+        agent: Uuid,
+        conn: ConnectionRow,
+        refresh: String,
+        now: DateTime<Utc>,
+    ) -> Result<String, CalendarError> {
         let provider = conn.provider;
-        let refreshed =
-            tokio::spawn(
-                async move { this.refresh(provider, &refresh).await.map(|t| (t, refresh)) },
-            )
-            .await
-            .unwrap_or_else(|e| Err(OAuthError::Unavailable(format!("refresh task failed: {e}"))));
+        let refreshed = self.refresh(provider, &refresh).await.map(|t| (t, refresh));
         let outcome = match &refreshed {
             Ok(_) => "ok",
             Err(OAuthError::InvalidGrant(_)) => "revoked",
@@ -505,7 +520,19 @@ fn token_error(e: TokenRequestError) -> OAuthError {
                 .unwrap_or_else(|| r.error().to_string());
             // Decide on `error`, never on the description (Microsoft's AADSTS numbers change).
             match r.error() {
-                BasicErrorResponseType::InvalidGrant => OAuthError::InvalidGrant(words),
+                // The grant itself is gone or no longer covers what rondo asks: only the agent can fix
+                // it, by connecting again.
+                BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::InvalidScope => {
+                    OAuthError::InvalidGrant(words)
+                }
+                BasicErrorResponseType::Extension(code)
+                    if matches!(
+                        code.as_str(),
+                        "interaction_required" | "consent_required" | "login_required"
+                    ) =>
+                {
+                    OAuthError::InvalidGrant(words)
+                }
                 BasicErrorResponseType::Extension(code)
                     if code == "temporarily_unavailable" || code == "server_error" =>
                 {

@@ -100,10 +100,38 @@ fn tls_with_ca(url: &str, ca_file: &str) -> Result<lettre::transport::smtp::clie
         .query_pairs()
         .find(|(k, _)| k == "tls")
         .map(|(_, v)| v.into_owned());
-    Ok(match (parsed.scheme(), tls_query.as_deref()) {
-        ("smtps", _) => Tls::Wrapper(params),
-        (_, Some("required")) => Tls::Required(params),
-        (_, Some("opportunistic")) => Tls::Opportunistic(params),
-        _ => Tls::None,
-    })
+    match (parsed.scheme(), tls_query.as_deref()) {
+        ("smtps", _) => Ok(Tls::Wrapper(params)),
+        (_, Some("required")) => Ok(Tls::Required(params)),
+        (_, Some("opportunistic")) => Ok(Tls::Opportunistic(params)),
+        _ => Err(
+            "RONDO_SMTP_CA_FILE is set but RONDO_SMTP_URL asks for no TLS: use smtps:// or ?tls=required"
+                .into(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_with_a_plain_smtp_url_is_refused() {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, cert.cert.pem()).unwrap();
+        let ca = ca.display().to_string();
+        let from = "rondo <no-reply@localhost>";
+        let plain = Mailer::new(Some("smtp://localhost:2525"), Some(&ca), "mail", from);
+        assert!(plain.err().unwrap().contains("RONDO_SMTP_CA_FILE"));
+        assert!(Mailer::new(Some("smtps://localhost:465"), Some(&ca), "mail", from).is_ok());
+        assert!(Mailer::new(
+            Some("smtp://localhost:587?tls=required"),
+            Some(&ca),
+            "mail",
+            from
+        )
+        .is_ok());
+    }
 }

@@ -172,14 +172,22 @@ async fn settle(app: &App, job: &JobRow, outcome: Outcome) -> anyhow::Result<()>
 /// Tries a meeting's calendar sync right away, within `INLINE_DEADLINE`, so an answer can carry the video
 /// link; the job written with the change stays the path of record and finds nothing left to do.
 pub async fn sync_calendar_inline(app: &App, meeting_id: Uuid) {
-    match tokio::time::timeout(INLINE_DEADLINE, sync_meeting_calendar(app, meeting_id)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
+    // In its own task: when the answer cannot wait any longer, the sync still finishes (and records its
+    // result and releases the meeting's calendar lease) instead of being dropped halfway.
+    let background = app.clone();
+    let sync = tokio::spawn(async move { sync_meeting_calendar(&background, meeting_id).await });
+    match tokio::time::timeout(INLINE_DEADLINE, sync).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => {
             tracing::warn!(meeting = %meeting_id, error = ?e, "calendar not updated yet; the outbox will retry")
         }
-        Err(_) => {
-            tracing::warn!(meeting = %meeting_id, "calendar call timed out; the outbox will retry")
+        Ok(Err(e)) => {
+            tracing::error!(meeting = %meeting_id, error = %e, "calendar sync task failed")
         }
+        Err(_) => tracing::warn!(
+            meeting = %meeting_id,
+            "calendar still busy after the inline deadline; answering without waiting"
+        ),
     }
 }
 
