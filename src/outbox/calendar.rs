@@ -3,6 +3,7 @@
 //! a cancelled meeting's event is deleted, a moved one's is moved (or deleted from the old agent's calendar
 //! and created in the new one's), and a meeting already in sync is left alone.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::calendar::{CalendarError, EventRequest};
@@ -80,7 +81,7 @@ pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), Sy
             retry_after: Some(std::time::Duration::from_secs(5)),
         }));
     }
-    let result = sync_locked(app, meeting_id).await;
+    let result = sync_locked(app, meeting_id, until).await;
     // Recording a result releases the lease; anything else releases it here.
     if let Err(e) = app.store.unlock_calendar(meeting_id, until).await {
         tracing::warn!(meeting = %meeting_id, error = %e, "calendar lease not released; it will expire");
@@ -88,7 +89,15 @@ pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), Sy
     result
 }
 
-async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
+/// The lease ran out under a sync that took too long; another sync has the meeting now.
+fn lease_lost() -> SyncError {
+    SyncError::Calendar(CalendarError::Transient {
+        message: "the meeting's calendar lease ran out during the sync".into(),
+        retry_after: None,
+    })
+}
+
+async fn sync_locked(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) -> Result<(), SyncError> {
     let Some(m) = app.store.meeting(meeting_id).await.map_err(store)? else {
         return Ok(());
     };
@@ -108,10 +117,14 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
         cleanup = Some(h);
         holder = None;
         link = None;
-        app.store
-            .set_calendar_holder(m.id, None, cleanup)
+        if !app
+            .store
+            .set_calendar_holder(m.id, lease, None, cleanup)
             .await
-            .map_err(store)?;
+            .map_err(store)?
+        {
+            return Err(lease_lost());
+        }
     }
     if let Some(a) = wanted {
         let owner = agent(app, a).await?;
@@ -121,10 +134,14 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
         let request = event_request(&m, &owner);
         let confirmed = holder == Some(a) && m.calendar_status == "created";
         if holder != Some(a) {
-            app.store
-                .set_calendar_holder(m.id, Some(a), cleanup)
+            if !app
+                .store
+                .set_calendar_holder(m.id, lease, Some(a), cleanup)
                 .await
-                .map_err(store)?;
+                .map_err(store)?
+            {
+                return Err(lease_lost());
+            }
             link = None;
         }
         // An event confirmed in this calendar is updated; otherwise it is created — which finds (and
@@ -153,10 +170,12 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
         (None, Some(_)) => "pending",
     };
     let mut tx = app.store.begin_write().await.map_err(store)?;
-    app.store
+    let recorded = app
+        .store
         .record_calendar_sync_in(
             &mut tx,
             m.id,
+            lease,
             m.calendar_version,
             holder,
             cleanup,
@@ -166,6 +185,9 @@ async fn sync_locked(app: &App, meeting_id: Uuid) -> Result<(), SyncError> {
         .await
         .map_err(store)?;
     app.store.commit(tx).await.map_err(store)?;
+    if !recorded {
+        return Err(lease_lost());
+    }
     match left {
         Some(e) => Err(e),
         None => Ok(()),

@@ -185,42 +185,47 @@ impl Store {
     /// Notes, before the provider is asked, whose calendar the meeting's event is (being) made in and whose
     /// calendar still has one to delete: if an answer is lost, the next sync knows where to look. The event
     /// is `pending` (and its link unknown) until the new holder's calendar confirms it.
+    /// Only while the sync still holds the calendar lease taken with `lease`; false when it lost it.
     pub async fn set_calendar_holder(
         &self,
         id: Uuid,
+        lease: DateTime<Utc>,
         holder: Option<Uuid>,
         cleanup: Option<Uuid>,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
             "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \
-             calendar_status = 'pending', video_link = NULL WHERE id = ?",
+             calendar_status = 'pending', video_link = NULL WHERE id = ? AND calendar_lock_until = ?",
         )
         .bind(holder.map(|h| h.to_string()))
         .bind(cleanup.map(|h| h.to_string()))
         .bind(id.to_string())
+        .bind(to_secs(lease))
         .execute(&self.write)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Records that the calendar caught up with `version` of the meeting: the event is now in `holder`'s
     /// calendar (None: in nobody's), with this status and video link; `cleanup` is a former holder whose
-    /// event is still to be deleted (then the version is not marked synced, so the job tries again).
+    /// event is still to be deleted (then the version is not marked synced, so the job tries again). Only
+    /// while the sync still holds the lease taken with `lease`; false when it lost it.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_calendar_sync_in(
         &self,
         tx: &mut Tx,
         id: Uuid,
+        lease: DateTime<Utc>,
         version: i64,
         holder: Option<Uuid>,
         cleanup: Option<Uuid>,
         status: &str,
         video_link: Option<&str>,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
             "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, calendar_status = ?, \
              video_link = ?, calendar_synced_version = MAX(calendar_synced_version, CASE WHEN ? IS NULL THEN ? ELSE 0 END), \
-             calendar_lock_until = NULL WHERE id = ?",
+             calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
         )
         .bind(holder.map(|h| h.to_string()))
         .bind(cleanup.map(|h| h.to_string()))
@@ -229,9 +234,10 @@ impl Store {
         .bind(cleanup.map(|h| h.to_string()))
         .bind(version)
         .bind(id.to_string())
+        .bind(to_secs(lease))
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn set_took_place(

@@ -129,3 +129,49 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
         .unwrap();
     assert_eq!(third[0].attempts, 1);
 }
+
+#[tokio::test]
+async fn a_calendar_sync_that_outlived_its_lease_cannot_record_over_its_successor() {
+    let app = spawn_app().await;
+    app.create_team("solo", serde_json::json!({})).await;
+    app.create_agent("Only", "Europe/Amsterdam", &["solo"])
+        .await;
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    let id: uuid::Uuid = b["id"].as_str().unwrap().parse().unwrap();
+    let store = &app.app.store;
+    let t0 = default_now();
+    let first = t0 + chrono::Duration::seconds(300);
+    assert!(store.lock_calendar(id, t0, first).await.unwrap());
+    // The first sync stalls past its lease; a second one takes the meeting.
+    let t1 = first + chrono::Duration::seconds(1);
+    let second = t1 + chrono::Duration::seconds(300);
+    assert!(store.lock_calendar(id, t1, second).await.unwrap());
+    assert!(!store
+        .set_calendar_holder(id, first, None, None)
+        .await
+        .unwrap());
+    let mut tx = store.begin_write().await.unwrap();
+    let recorded = store
+        .record_calendar_sync_in(&mut tx, id, first, 99, None, None, "deleted", None)
+        .await
+        .unwrap();
+    store.commit(tx).await.unwrap();
+    assert!(!recorded);
+    let now = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
+    assert_eq!(
+        now["calendar_event"]["status"], "created",
+        "untouched: {now}"
+    );
+    // The successor's lease is intact and its own writes go through.
+    assert!(store
+        .set_calendar_holder(
+            id,
+            second,
+            Some(b["agent"]["id"].as_str().unwrap().parse().unwrap()),
+            None
+        )
+        .await
+        .unwrap());
+}
