@@ -420,9 +420,29 @@ pub struct StartQuery {
 #[get("/oauth/{provider}/start")]
 pub async fn oauth_start(
     app: web::Data<App>,
+    req: HttpRequest,
     provider: web::Path<String>,
     query: web::Query<StartQuery>,
 ) -> HttpResponse {
+    // Only from rondo's own page (or typed in): another site must not send someone's browser through a
+    // consent that a provider may grant silently (Microsoft skips consent already given), binding their
+    // calendar to the link's agent. Fetch Metadata says where the navigation came from; browsers without
+    // it send nothing and are let through. The agent's page is shown instead, naming whose link it is.
+    if matches!(
+        req.headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok()),
+        Some("cross-site" | "same-site")
+    ) {
+        if let Some(token) = query.connect.as_deref() {
+            return HttpResponse::SeeOther()
+                .insert_header((
+                    "location",
+                    format!("{}/connect/{token}", app.config.public_url),
+                ))
+                .finish();
+        }
+    }
     let Some(kind) = parse_provider(&provider) else {
         return outcome(
             "Not available",

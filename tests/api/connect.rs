@@ -333,6 +333,24 @@ async fn denied_consent_tampered_or_replayed_state_and_expired_links_store_nothi
     assert!(page.has("calendar.events"));
     assert!(agent(&app, id).await["connection"].is_null());
 
+    // Another site cannot send a browser straight into the provider's consent with this link: it lands
+    // on the agent's page instead, and no round trip is started.
+    let start = Browser::new()
+        .get(url)
+        .await
+        .link("/oauth/google/start")
+        .unwrap();
+    let cross = app
+        .client
+        .get(&start)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.url().as_str(), url, "redirected to the agent's page");
+    assert!(cross.text().await.unwrap().contains("Ann"));
+    assert!(agent(&app, id).await["connection"].is_null());
+
     // Tampered state: the browser's callback carries another state than the one rondo issued.
     let browser = Browser::new();
     let start = browser.get(url).await.link("/oauth/google/start").unwrap();
