@@ -286,13 +286,7 @@ async fn cancel_frees_the_slot_and_reports_it() {
         [json!("meeting.scheduled"), json!("meeting.cancelled")]
     );
     // A cancelled booking cannot be moved.
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T11:00:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T11:00:00Z").await;
     expect_problem(r, 409, "booking-cancelled").await;
 }
 
@@ -306,24 +300,12 @@ async fn reschedule_keeps_the_agent_when_free_else_rotates() {
     assert_eq!(agent_name(&b), "One");
     let id = b["id"].as_str().unwrap();
     // Fifteen minutes later overlaps the old slot: the old slot must not stand in its own way.
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T09:15:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T09:15:00Z").await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(moved["id"], b["id"]);
     // The same move again (a retry) changes nothing and reports nothing new.
-    let again = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T09:15:00Z"}),
-        )
-        .await;
+    let again = app.reschedule(id, "2026-11-23T09:15:00Z").await;
     assert_eq!(again.status(), 200);
     let feed: Value = app.get_json("/v1/activities", ADMIN).await;
     assert_eq!(
@@ -341,13 +323,7 @@ async fn reschedule_keeps_the_agent_when_free_else_rotates() {
     assert_eq!(events[0].2, at("2026-11-23T09:15:00Z"));
     // One is busy at 13:00: the rotation picks the next agent after the pointer (One), i.e. Two.
     app.busy("one@agents.test", &[("2026-11-23T13:00:00Z", 60)]);
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T13:00:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T13:00:00Z").await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(agent_name(&moved), "Two");
@@ -546,13 +522,7 @@ async fn the_rotation_goes_on_after_the_last_assigned_agent_leaves() {
     );
     // Moving B's old meeting never lands on B again: the rotation picks among the agents still queued.
     let id = b["id"].as_str().unwrap();
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T12:00:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T12:00:00Z").await;
     assert_eq!(r.status(), 200);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(agent_name(&moved), "C");
@@ -585,13 +555,7 @@ async fn a_same_agent_reschedule_keeps_the_original_trace() {
     assert_eq!(agent_name(&b), "Two");
     assert_eq!(b["routing"]["skipped"][0]["reason"], "busy");
     let id = b["id"].as_str().unwrap();
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T10:00:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T10:00:00Z").await;
     let moved: Value = r.json().await.unwrap();
     assert_eq!(agent_name(&moved), "Two");
     assert_eq!(moved["routing"], b["routing"]);

@@ -164,13 +164,7 @@ async fn an_agent_connects_google_and_gets_meetings_with_a_meet_link_in_its_cale
 
     // Reschedule moves the event; cancel deletes it.
     let id = b["id"].as_str().unwrap();
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T14:00:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T14:00:00Z").await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     app.advance(Duration::minutes(1));
     app.run_jobs().await;
@@ -509,13 +503,7 @@ async fn outlook_throttling_and_an_expired_token_are_ridden_out() {
     // token is kept.
     ms.expire_access_tokens();
     let id = b["id"].as_str().unwrap();
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({"start": "2026-11-23T14:00:00Z"}),
-        )
-        .await;
+    let r = app.reschedule(id, "2026-11-23T14:00:00Z").await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     app.advance(Duration::minutes(1));
     app.run_jobs().await;
@@ -673,18 +661,6 @@ async fn availability_is_served_from_cached_free_busy_and_says_when_it_is_stale(
     }
 }
 
-async fn reschedule(app: &TestApp, id: &str, start: &str) -> Value {
-    let r = app
-        .post(
-            &format!("/v1/bookings/{id}/reschedule"),
-            CHAT,
-            &json!({ "start": start }),
-        )
-        .await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
 fn starts(events: &[Value]) -> Vec<chrono::DateTime<chrono::Utc>> {
     events
         .iter()
@@ -712,7 +688,7 @@ async fn a_meeting_that_leaves_a_google_calendar_and_comes_back_gets_a_live_even
         first,
         vec![(at("2026-11-23T12:00:00Z"), at("2026-11-23T12:30:00Z"))],
     );
-    let moved = reschedule(&app, id, "2026-11-23T12:00:00Z").await;
+    let moved = app.reschedule_ok(id, "2026-11-23T12:00:00Z").await;
     assert_ne!(moved["agent"], b["agent"]);
     assert!(google.events(first).is_empty());
     assert_eq!(starts(&google.events(second)), [at("2026-11-23T12:00:00Z")]);
@@ -721,7 +697,7 @@ async fn a_meeting_that_leaves_a_google_calendar_and_comes_back_gets_a_live_even
         second,
         vec![(at("2026-11-23T14:00:00Z"), at("2026-11-23T14:30:00Z"))],
     );
-    let back = reschedule(&app, id, "2026-11-23T14:00:00Z").await;
+    let back = app.reschedule_ok(id, "2026-11-23T14:00:00Z").await;
     assert_eq!(back["agent"], b["agent"]);
     assert_eq!(back["calendar_event"]["status"], "created", "{back}");
     assert!(google.events(second).is_empty());
@@ -764,7 +740,9 @@ async fn an_event_whose_create_answer_was_lost_follows_a_reschedule() {
             .await;
         assert_eq!(b["calendar_event"]["status"], "pending");
         // The visitor moves the meeting before any retry: the event made by the lost try follows it.
-        let moved = reschedule(&app, b["id"].as_str().unwrap(), "2026-11-23T13:00:00Z").await;
+        let moved = app
+            .reschedule_ok(b["id"].as_str().unwrap(), "2026-11-23T13:00:00Z")
+            .await;
         assert_eq!(
             moved["calendar_event"]["status"], "created",
             "{provider}: {moved}"
@@ -849,7 +827,9 @@ async fn a_move_whose_new_create_fails_shows_pending_not_the_old_link_then_the_n
         vec![(at("2026-11-23T12:00:00Z"), at("2026-11-23T12:30:00Z"))],
     );
     google.fail_next_inserts(1, 503, None);
-    let moved = reschedule(&app, b["id"].as_str().unwrap(), "2026-11-23T12:00:00Z").await;
+    let moved = app
+        .reschedule_ok(b["id"].as_str().unwrap(), "2026-11-23T12:00:00Z")
+        .await;
     assert_ne!(moved["agent"], b["agent"]);
     assert_eq!(moved["calendar_event"]["status"], "pending", "{moved}");
     assert!(moved["calendar_event"]["video_link"].is_null(), "{moved}");

@@ -129,12 +129,7 @@ async fn an_invitation_lands_in_the_mail_dir_with_an_importable_ics() {
 
     // Moving it sends an update (same UID, next SEQUENCE); cancelling sends METHOD:CANCEL.
     let bid = b["id"].as_str().unwrap();
-    app.post(
-        &format!("/v1/bookings/{bid}/reschedule"),
-        CHAT,
-        &json!({"start": "2026-11-23T11:00:00Z"}),
-    )
-    .await;
+    app.reschedule(bid, "2026-11-23T11:00:00Z").await;
     app.advance(Duration::seconds(11));
     app.run_jobs().await;
     app.post(&format!("/v1/bookings/{bid}/cancel"), CHAT, &json!({}))
@@ -398,12 +393,7 @@ async fn a_meeting_moved_before_its_invitation_went_out_still_gets_one() {
         .book_ok("solo", "2026-11-23T10:00:00Z", "vera@example.com")
         .await;
     let id = b["id"].as_str().unwrap();
-    app.post(
-        &format!("/v1/bookings/{id}/reschedule"),
-        CHAT,
-        &json!({"start": "2026-11-23T12:00:00Z"}),
-    )
-    .await;
+    app.reschedule(id, "2026-11-23T12:00:00Z").await;
     app.advance(Duration::seconds(11));
     app.run_jobs().await;
     let emails: Vec<Email> = app.emails().iter().map(|r| parse(r)).collect();

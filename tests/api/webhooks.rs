@@ -45,12 +45,7 @@ async fn activities_are_delivered_signed_per_standard_webhooks() {
         .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
         .await;
     let id = b["id"].as_str().unwrap();
-    app.post(
-        &format!("/v1/bookings/{id}/reschedule"),
-        CHAT,
-        &json!({"start": "2026-11-23T11:00:00Z"}),
-    )
-    .await;
+    app.reschedule(id, "2026-11-23T11:00:00Z").await;
     app.post(&format!("/v1/bookings/{id}/cancel"), CHAT, &json!({}))
         .await;
     app.run_jobs().await;

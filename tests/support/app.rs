@@ -307,6 +307,23 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Asks to move the booking to `start`, as the chat service does.
+    pub async fn reschedule(&self, id: &str, start: &str) -> Response {
+        self.post(
+            &format!("/v1/bookings/{id}/reschedule"),
+            CHAT,
+            &json!({ "start": start }),
+        )
+        .await
+    }
+
+    /// Moves the booking and expects 200; returns the booking.
+    pub async fn reschedule_ok(&self, id: &str, start: &str) -> Value {
+        let r = self.reschedule(id, start).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
     pub async fn meetings(&self, query: &str) -> Value {
         let r = self
             .get(&format!("/admin/api/meetings?{query}"), ADMIN)
