@@ -95,6 +95,7 @@ impl Application {
             config.freebusy_stale_limit_seconds,
         ));
         let app = App {
+            keys: crypto::Keys::new(&config.secret_key),
             metrics,
             oauth,
             freebusy,

@@ -216,10 +216,6 @@ impl OAuth {
         })
     }
 
-    pub fn keys(&self) -> &Keys {
-        &self.keys
-    }
-
     fn provider(&self, kind: CalendarKind) -> Option<&Provider> {
         match kind {
             CalendarKind::Google => self.google.as_ref(),

@@ -120,16 +120,6 @@ struct Day {
     errors: Vec<String>,
 }
 
-const DAY_LABELS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
 /// "09:00-12:00, 13:00-17:00" for a day's spans.
 fn spans_text(spans: &[[String; 2]]) -> String {
     spans
@@ -224,7 +214,7 @@ async fn agent_page(
         .collect();
     let days: Vec<Day> = WEEKDAY_KEYS
         .iter()
-        .zip(DAY_LABELS)
+        .zip(crate::mail::render::DAYS[0])
         .map(|(k, label)| Day {
             key: k,
             label,

@@ -201,7 +201,8 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
-const DAYS: [[&str; 7]; 2] = [
+/// Weekday names from Monday, per language (English, Dutch).
+pub(crate) const DAYS: [[&str; 7]; 2] = [
     [
         "Monday",
         "Tuesday",

@@ -109,8 +109,7 @@ pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
     // The signature's timestamp is the moment of sending, by the wall clock receivers check it against.
     let timestamp = chrono::Utc::now().timestamp();
     let secret = app
-        .oauth
-        .keys()
+        .keys
         .open_text(&secret_owner(endpoint.id), &endpoint.secret)
         .map_err(|e| anyhow::anyhow!("endpoint {}: {e}", endpoint.id))?;
     let signature = sign(&secret, &msg_id, timestamp, &body)

@@ -56,8 +56,7 @@ pub fn parse_provider(s: &str) -> Option<CalendarKind> {
 pub fn connect_url(app: &App, agent: Uuid, generation: i64) -> (String, DateTime<Utc>) {
     let expires = app.now() + Duration::days(app.config.connect_link_days as i64);
     let token = app
-        .oauth
-        .keys()
+        .keys
         .connect_token(agent, expires.timestamp(), generation);
     (
         format!("{}/connect/{token}", app.config.public_url),
@@ -76,7 +75,7 @@ pub async fn issue_link(app: &App, agent: Uuid) -> AppResult<Option<(String, Dat
 
 /// The agent a connect link stands for, if the link is genuine, unexpired and current.
 pub async fn open_link(app: &App, token: &str) -> AppResult<Result<(Agent, i64), ConnectError>> {
-    let Some((agent_id, expires, generation)) = app.oauth.keys().read_connect_token(token) else {
+    let Some((agent_id, expires, generation)) = app.keys.read_connect_token(token) else {
         return Ok(Err(ConnectError::BadLink));
     };
     let expires_at = Utc
@@ -118,7 +117,7 @@ pub async fn start(
             agent_id: agent.id,
             provider,
             link_generation: generation,
-            pkce_verifier: app.oauth.keys().seal(&format!("pkce:{state}"), &verifier),
+            pkce_verifier: app.keys.seal(&format!("pkce:{state}"), &verifier),
             created_at: now,
             expires_at: now + Duration::minutes(FLOW_MINUTES),
         })
@@ -184,11 +183,7 @@ pub async fn finish(
     let Some(code) = cb.code.as_deref().filter(|c| !c.is_empty()) else {
         return Ok(Err(ConnectError::Provider("no code in the answer".into())));
     };
-    let Ok(verifier) = app
-        .oauth
-        .keys()
-        .open(&format!("pkce:{state}"), &flow.pkce_verifier)
-    else {
+    let Ok(verifier) = app.keys.open(&format!("pkce:{state}"), &flow.pkce_verifier) else {
         return Ok(Err(ConnectError::UnknownState));
     };
     let tokens = match app.oauth.exchange_code(provider, code, &verifier).await {

@@ -40,6 +40,8 @@ pub struct App {
     pub mailer: Arc<crate::mail::Mailer>,
     /// The one HTTP client for rondo's own outgoing calls (webhooks).
     pub http: reqwest::Client,
+    /// Keys derived from RONDO_SECRET_KEY: sealing secrets at rest, signing connect links.
+    pub keys: crate::crypto::Keys,
     /// OAuth with Google and Microsoft, and the vault of agents' tokens.
     pub oauth: Arc<crate::oauth::OAuth>,
     pub metrics: Arc<crate::metrics::Metrics>,

@@ -120,8 +120,7 @@ pub async fn create_endpoint(
         url: input.url.trim().to_owned(),
         events,
         secret: app
-            .oauth
-            .keys()
+            .keys
             .seal_text(&crate::outbox::webhook::secret_owner(id), &secret),
         disabled_reason: None,
         created_at: app.now(),
