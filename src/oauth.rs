@@ -342,16 +342,13 @@ impl OAuth {
         Ok(())
     }
 
-    /// The address of the agent's connected calendar account (Graph's getSchedule names it).
-    pub async fn account_email(&self, agent: Uuid) -> Result<String, CalendarError> {
-        match self.store.connection(agent).await {
-            Ok(Some(c)) => Ok(c.account_email),
-            Ok(None) => Err(CalendarError::Disconnected("no calendar connected".into())),
-            Err(e) => Err(CalendarError::Transient {
-                message: e.to_string(),
-                retry_after: None,
-            }),
-        }
+    /// A usable access token and the address of the connected account (Graph's getSchedule names it),
+    /// from one read of the connection.
+    pub async fn access_token_and_account(
+        self: &Arc<Self>,
+        agent: Uuid,
+    ) -> Result<(String, String), CalendarError> {
+        self.token(agent, None).await
     }
 
     fn lock_for(&self, agent: Uuid) -> Arc<tokio::sync::Mutex<()>> {
@@ -369,6 +366,15 @@ impl OAuth {
         agent: Uuid,
         stale: Option<&str>,
     ) -> Result<String, CalendarError> {
+        Ok(self.token(agent, stale).await?.0)
+    }
+
+    /// `access_token`, with the connected account's address.
+    async fn token(
+        self: &Arc<Self>,
+        agent: Uuid,
+        stale: Option<&str>,
+    ) -> Result<(String, String), CalendarError> {
         let usable =
             |c: &ConnectionRow, now: DateTime<Utc>| -> Result<Option<String>, CalendarError> {
                 if c.status == ConnectionStatus::Disconnected {
@@ -395,14 +401,14 @@ impl OAuth {
         };
         let conn = load().await?;
         if let Some(t) = usable(&conn, self.clock.now())? {
-            return Ok(t);
+            return Ok((t, conn.account_email));
         }
         let held = self.lock_for(agent).lock_owned().await;
         // Another task may have refreshed while this one waited.
         let conn = load().await?;
         let now = self.clock.now();
         if let Some(t) = usable(&conn, now)? {
-            return Ok(t);
+            return Ok((t, conn.account_email));
         }
         let Ok(refresh) = self
             .keys
@@ -421,7 +427,8 @@ impl OAuth {
         // stops waiting (availability's deadline): a refresh dropped before it is saved would lose
         // Microsoft's rotated refresh token, and a dropped lock would let a second refresh race it.
         let this = self.clone();
-        tokio::spawn(async move {
+        let account = conn.account_email.clone();
+        let token = tokio::spawn(async move {
             let _held = held;
             this.refresh_and_save(agent, conn, refresh, now).await
         })
@@ -431,7 +438,8 @@ impl OAuth {
                 message: format!("token refresh task failed: {e}"),
                 retry_after: None,
             })
-        })
+        })?;
+        Ok((token, account))
     }
 
     async fn refresh_and_save(

@@ -286,14 +286,16 @@ fn created(event: &Value) -> CreatedEvent {
 #[async_trait]
 impl CalendarProvider for MicrosoftCalendar {
     async fn free_busy(&self, agent: &Agent, window: Span) -> Result<Vec<Span>, CalendarError> {
-        let account = self.oauth.account_email(agent.id).await?;
+        let (token, account) = self.oauth.access_token_and_account(agent.id).await?;
         let body = json!({
             "schedules": [account],
             "startTime": graph_time(window.start),
             "endTime": graph_time(window.end),
             "availabilityViewInterval": 15,
         });
-        let answer = self.call(agent.id, Call::Schedule(body)).await?;
+        let answer = self
+            .call_with(agent.id, token, Call::Schedule(body))
+            .await?;
         let schedule = answer["value"]
             .as_array()
             .and_then(|v| v.first())
