@@ -51,6 +51,19 @@ async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut done
     }
 }
 
+/// GET `url` with a bearer token; the answer's JSON.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn ready(client: &reqwest::Client, base: &str) {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
@@ -121,15 +134,12 @@ async fn sigkill_right_after_a_201_loses_no_event_no_email_and_no_webhook() {
         .status(),
         201
     );
-    let slots: Value = client
-        .get(format!("{base}/v1/teams/s/availability"))
-        .bearer_auth("crash-chat-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let slots: Value = get_json(
+        &client,
+        &format!("{base}/v1/teams/s/availability"),
+        "crash-chat-token",
+    )
+    .await;
     let start_at = slots["slots"][1]["start"].as_str().unwrap().to_owned();
     // Google stores the inline insert but its answer is lost: the booking is acknowledged as pending.
     google.lose_next_insert_response();
@@ -160,15 +170,12 @@ async fn sigkill_right_after_a_201_loses_no_event_no_email_and_no_webhook() {
     // Let every job finish, then count.
     let until = Instant::now() + Duration::from_secs(60);
     loop {
-        let pending: Value = client
-            .get(format!("{base}/admin/api/jobs?status=pending"))
-            .bearer_auth("crash-admin-token")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let pending: Value = get_json(
+            &client,
+            &format!("{base}/admin/api/jobs?status=pending"),
+            "crash-admin-token",
+        )
+        .await;
         if pending["jobs"].as_array().unwrap().is_empty() {
             break;
         }
@@ -177,18 +184,12 @@ async fn sigkill_right_after_a_201_loses_no_event_no_email_and_no_webhook() {
     }
     assert_eq!(smtp.messages().len(), 1);
     assert_eq!(google.events("ann@example.com").len(), 1);
-    let booking: Value = client
-        .get(format!(
-            "{base}/v1/bookings/{}",
-            booked["id"].as_str().unwrap()
-        ))
-        .bearer_auth("crash-chat-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let booking: Value = get_json(
+        &client,
+        &format!("{base}/v1/bookings/{}", booked["id"].as_str().unwrap()),
+        "crash-chat-token",
+    )
+    .await;
     assert_eq!(booking["calendar_event"]["status"], "created", "{booking}");
     assert!(booking["calendar_event"]["video_link"]
         .as_str()
