@@ -190,6 +190,17 @@ pub struct Settings {
         default_value_t = 900
     )]
     pub freebusy_stale_limit_seconds: u64,
+    /// Whether webhook URLs may point at loopback, private (RFC 1918, fc00::/7), link-local, CGNAT,
+    /// multicast or unspecified addresses (true/false; default: true when RONDO_ENV=dev, false in prod).
+    #[arg(
+        long,
+        env = "RONDO_WEBHOOK_ALLOW_PRIVATE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub webhook_allow_private: Option<bool>,
+    /// Bearer token GET /metrics requires when set (unset: /metrics is open, like /healthz).
+    #[arg(long, env = "RONDO_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// One OAuth provider's client registration and endpoints (all URLs checked at start-up).
@@ -228,6 +239,11 @@ pub struct Config {
     pub microsoft: Option<ProviderConfig>,
     pub connect_link_days: u32,
     pub freebusy_stale_limit_seconds: u64,
+    /// Webhooks may be delivered to internal addresses (see `domain::destination`): a dev machine's
+    /// receivers are local; in prod an admin token must not become a scanner of rondo's network.
+    pub webhook_allow_private: bool,
+    /// The bearer token `GET /metrics` asks for; None: open.
+    pub metrics_token: Option<String>,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -307,6 +323,7 @@ impl Settings {
         };
         let mut admin_token = non_empty(self.admin_token, "RONDO_ADMIN_TOKEN")?;
         let mut chat_token = non_empty(self.chat_token, "RONDO_CHAT_TOKEN")?;
+        let metrics_token = non_empty(self.metrics_token, "RONDO_METRICS_TOKEN")?;
         if run_mode == RunMode::Dev {
             admin_token.get_or_insert_with(|| DEV_ADMIN_TOKEN.to_owned());
             chat_token.get_or_insert_with(|| DEV_CHAT_TOKEN.to_owned());
@@ -395,6 +412,10 @@ impl Settings {
             microsoft,
             connect_link_days: self.connect_link_days,
             freebusy_stale_limit_seconds: self.freebusy_stale_limit_seconds,
+            webhook_allow_private: self
+                .webhook_allow_private
+                .unwrap_or(run_mode == RunMode::Dev),
+            metrics_token,
         })
     }
 }
@@ -545,6 +566,43 @@ mod tests {
         let mut s = Settings::defaults();
         s.run_mode = "prod".into();
         assert_eq!(s.check().unwrap_err().var, "RONDO_SECRET_KEY");
+    }
+
+    #[test]
+    fn private_webhook_destinations_default_to_allowed_in_dev_only() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        let mut s = Settings::defaults();
+        s.webhook_allow_private = None;
+        assert!(s.clone().check().unwrap().webhook_allow_private);
+        s.run_mode = "prod".into();
+        s.secret_key = Some(key);
+        assert!(!s.clone().check().unwrap().webhook_allow_private);
+        s.webhook_allow_private = Some(true);
+        assert!(s.clone().check().unwrap().webhook_allow_private);
+        s.run_mode = "dev".into();
+        s.webhook_allow_private = Some(false);
+        assert!(!s.check().unwrap().webhook_allow_private);
+        let parsed = |v: &str| {
+            Cli::try_parse_from(["rondo", "--webhook-allow-private", v])
+                .map(|c| c.settings.webhook_allow_private)
+        };
+        assert_eq!(parsed("false").unwrap(), Some(false));
+        assert_eq!(parsed("1").unwrap(), Some(true));
+        assert!(parsed("maybe").is_err());
+    }
+
+    #[test]
+    fn a_metrics_token_is_optional_but_not_trivial() {
+        let mut s = Settings::defaults();
+        s.metrics_token = None;
+        assert_eq!(s.clone().check().unwrap().metrics_token, None);
+        s.metrics_token = Some("short".into());
+        assert_eq!(s.clone().check().unwrap_err().var, "RONDO_METRICS_TOKEN");
+        s.metrics_token = Some("scrape-me-please".into());
+        assert_eq!(
+            s.check().unwrap().metrics_token.as_deref(),
+            Some("scrape-me-please")
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Application {
             config.mail_dir.clone(),
             config.mail_from.clone(),
         );
+        let webhook_allow_private = config.webhook_allow_private;
         let metrics = Arc::new(metrics::Metrics::new());
         let oauth = Arc::new(oauth::OAuth::new(
             &config,
@@ -112,12 +113,9 @@ impl Application {
                 )
                 .map_err(|e| anyhow::anyhow!(e))?,
             ),
-            // Webhook receivers get our POST itself: a redirect is an answer, not something to follow.
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("rondo/", env!("CARGO_PKG_VERSION")))
-                .timeout(outbox::webhook::TIMEOUT)
-                .build()?,
+            // Webhooks only: no redirects followed and, unless RONDO_WEBHOOK_ALLOW_PRIVATE, no internal
+            // destinations (see `outbox::webhook::client`). OAuth and calendars have their own clients.
+            http: outbox::webhook::client(webhook_allow_private)?,
         };
         let server = serve(app.clone(), listener)?;
         Ok(Self { port, server, app })

@@ -1,12 +1,14 @@
 //! Prometheus metrics, served at `GET /metrics` in the text format. Counts only — no addresses, names or
-//! tokens — so the endpoint is open like /healthz. Counters live in this process (each replica reports its
-//! own); the outbox gauges are read from the database at scrape time, so they are the same everywhere.
+//! tokens — so the endpoint is open like /healthz unless `RONDO_METRICS_TOKEN` is set (then scrapers send it
+//! as a bearer token). Counters live in this process (each replica reports its own); the outbox gauges are
+//! read from the database at scrape time, so they are the same everywhere.
 
 use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 pub struct Metrics {
     registry: Registry,
-    /// Bookings answered: `booked` (201) or `slot_taken` (409).
+    /// Bookings answered: `booked` (a new 201), `slot_taken` (a new 409) or `replayed` (an earlier answer
+    /// given again for the same Idempotency-Key and body: nothing was booked).
     pub bookings: IntCounterVec,
     /// Agents' free/busy reads by where the answer came from: `cache`, `provider`, `stale` (the provider
     /// failed and older cached blocks were served), `unavailable` (left out), `disconnected`.

@@ -226,6 +226,19 @@ pub fn check_timing(
     Ok(())
 }
 
+/// The part of `window` that slots can come from at `now`: starts from the notice on and before the
+/// horizon, meetings over by the window's end. `None` when that is empty, so a window outside the team's
+/// bookable range costs nothing: no calendar is read. The slots offered for the returned span are exactly
+/// those offered for `window`.
+pub fn bookable_window(policy: &SlotPolicy, window: Span, now: DateTime<Utc>) -> Option<Span> {
+    let range = SlotRange::new(policy, window, now)?;
+    let start = DateTime::from_timestamp(range.lo, 0)?;
+    // Starts are below `hi`; their meetings end before `hi + meeting`, and by the window's end.
+    let end = DateTime::from_timestamp(range.hi + i64::from(policy.meeting_minutes) * MINUTE, 0)?
+        .min(window.end);
+    Some(Span { start, end })
+}
+
 /// Slot starts `s` allowed by window, notice and horizon: `lo <= s < hi`, in whole seconds. The window
 /// takes starts from `window.start` on and meetings that end by `window.end`.
 #[derive(Debug, Clone, Copy)]
@@ -1357,6 +1370,35 @@ mod properties {
             }
             prop_assert_eq!(pooled_slots(&calendars, &policy, window, now), union.into_iter().collect::<Vec<_>>());
             prop_assert_eq!(strict_slots(&calendars, &policy, window, now), first_with_slots);
+        }
+
+        /// Reading calendars only inside the bookable window (and its buffers) changes no answer, and a
+        /// window with no bookable part offers nothing.
+        #[test]
+        fn the_bookable_window_offers_the_same_slots(case in case()) {
+            let Case { agents, policy, window, now } = case;
+            let calendars: Vec<_> = agents.iter().map(Agent::calendar).collect();
+            let all = pooled_slots(&calendars, &policy, window, now);
+            match bookable_window(&policy, window, now) {
+                None => prop_assert!(all.is_empty()),
+                Some(b) => {
+                    prop_assert!(window.start <= b.start && b.end <= window.end && b.start < b.end);
+                    let read = Span {
+                        start: b.start - Duration::minutes(policy.buffer_before_minutes.into()),
+                        end: b.end + Duration::minutes(policy.buffer_after_minutes.into()),
+                    };
+                    let clipped: Vec<Vec<Span>> = calendars
+                        .iter()
+                        .map(|c| c.busy.iter().filter(|s| s.end > read.start && s.start < read.end).copied().collect())
+                        .collect();
+                    let narrowed: Vec<_> = calendars
+                        .iter()
+                        .zip(&clipped)
+                        .map(|(c, busy)| AgentCalendar { busy, ..*c })
+                        .collect();
+                    prop_assert_eq!(pooled_slots(&narrowed, &policy, b, now), all);
+                }
+            }
         }
 
         #[test]

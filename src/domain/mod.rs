@@ -3,6 +3,7 @@
 //! `now` and the data they loaded, and get decisions back.
 
 pub mod availability;
+pub mod destination;
 pub mod model;
 pub mod routing;
 pub mod values;

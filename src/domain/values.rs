@@ -79,33 +79,55 @@ impl fmt::Display for IanaZone {
     }
 }
 
-/// A visitor's email address: one `@`, a non-empty local part, a domain with a dot, no spaces, at most
-/// 254 characters. Stored as given but with the domain lowercased.
+/// Longest address rondo takes: SMTP's path is 256 octets with its angle brackets (RFC 5321 §4.5.3.1.3).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// An email address of a visitor or an agent (one type for both), accepted only when the mail transport can
+/// use it: lettre reads it as an `Address`, and as the mailbox of a `To`/`Reply-To` header both bare and after
+/// a display name (what the email job builds), giving back the same address each time. On top of that: no
+/// whitespace or control characters (nothing that could break a header), at most 254 characters, and a host
+/// name with a dot for the domain (no address literals or single-label hosts, which no relay delivers to
+/// from the internet). An address that passes here is one an invitation can be sent to; one that does not is
+/// refused at the edge instead of booking a meeting whose email job can only die (issue 13). Stored as given
+/// but with the domain lowercased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
-pub struct VisitorEmail(String);
+pub struct EmailAddress(String);
 
-impl VisitorEmail {
+impl EmailAddress {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let s = s.trim();
-        let bad = || invalid("must be an email address like name@example.com");
-        if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return bad();
+        let bad = || Invalid("must be an email address like name@example.com".into());
+        if s.is_empty()
+            || s.len() > MAX_EMAIL_LEN
+            || s.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad());
         }
-        let Some((local, domain)) = s.rsplit_once('@') else {
-            return bad();
-        };
-        let domain_ok = domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
-            return bad();
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        let text = format!("{local}@{}", domain.to_lowercase());
+        let address = lettre::Address::from_str(&text).map_err(|_| bad())?;
+        let domain = address.domain();
+        let numeric_tld = domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()));
+        // RFC 5322 lets a domain hold any atom (`x=y.org`); a host name holds letters, digits and hyphens.
+        let host_name = domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        if !host_name || !domain.contains('.') || numeric_tld {
+            return Err(bad());
         }
-        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+        // The email job parses the `To` header from "name <address>" (falling back to the bare address) and
+        // the `Reply-To` from the bare address: both must read back this very address.
+        for header in [text.clone(), format!("Visitor <{text}>")] {
+            match header.parse::<lettre::message::Mailbox>() {
+                Ok(m) if m.email == address => {}
+                _ => return Err(bad()),
+            }
+        }
+        Ok(Self(text))
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -115,7 +137,7 @@ impl VisitorEmail {
     }
 }
 
-impl fmt::Display for VisitorEmail {
+impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -394,15 +416,52 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(
-            VisitorEmail::parse("Ann@Example.COM").unwrap().as_str(),
+            EmailAddress::parse("Ann@Example.COM").unwrap().as_str(),
             "Ann@example.com"
         );
-        assert_eq!(VisitorEmail::parse("a.b+c@x.io").unwrap().domain(), "x.io");
+        assert_eq!(EmailAddress::parse("a.b+c@x.io").unwrap().domain(), "x.io");
+        assert_eq!(
+            EmailAddress::parse("  o'brien@mail.example.co.uk ")
+                .unwrap()
+                .as_str(),
+            "o'brien@mail.example.co.uk"
+        );
+        assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(64))).is_ok());
         for bad in [
-            "", "a", "a@b", "@x.io", "a@@x.io", "a b@x.io", "a@x..io", "a@.x.io", "a@x.io.",
+            "",
+            "a",
+            "a@b",
+            "@x.io",
+            "a@@x.io",
+            "a b@x.io",
+            "a@x..io",
+            "a@.x.io",
+            "a@x.io.",
+            // Booked fine under the old check, but no invitation could ever be sent to them (issue 13).
+            "a>b,c@example.org",
+            "x@y@z.org",
+            "\"x@y\"@z.org",
+            "\"a\r\nBcc: x@evil.org\"@example.org",
+            "a\r\nBcc: x@evil.org",
+            "a@example.org\r\nBcc: x@evil.org",
+            "a\u{0}@example.org",
+            "<a@example.org>",
+            "Ann <a@example.org>",
+            "a@example.org, b@example.org",
+            "a@[127.0.0.1]",
+            "a@127.0.0.1",
+            "a@exa mple.org",
+            "a@-example.org",
+            "a@x=y.org",
+            "a@x_y.org",
         ] {
-            assert!(VisitorEmail::parse(bad).is_err(), "{bad}");
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
         }
+        // Too long, as a whole and in the local part.
+        let long = format!("{}@{}.org", "a".repeat(60), "b".repeat(200));
+        assert!(long.len() > MAX_EMAIL_LEN);
+        assert!(EmailAddress::parse(&long).is_err());
+        assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
     }
 
     #[test]
@@ -462,10 +521,20 @@ mod tests {
 
             #[test]
             fn parsed_emails_are_well_formed(local in "[a-zA-Z0-9._+-]{1,20}", domain in "[a-z0-9-]{1,20}", tld in "[a-z]{2,6}") {
-                let e = VisitorEmail::parse(&format!("{local}@{domain}.{tld}")).unwrap();
-                prop_assert_eq!(e.domain(), format!("{domain}.{tld}"));
+                let e = EmailAddress::parse(&format!("{local}@{domain}.{tld}"));
+                // lettre refuses what RFC 5322 does: dots at either end or doubled in the local part, and a
+                // label starting or ending with a hyphen.
+                let lettre_ok = !local.starts_with('.') && !local.ends_with('.') && !local.contains("..")
+                    && !domain.starts_with('-') && !domain.ends_with('-');
+                prop_assert_eq!(e.is_ok(), lettre_ok);
+                if let Ok(e) = e {
+                    prop_assert_eq!(e.domain(), format!("{domain}.{tld}"));
+                    // Whatever was accepted is a mailbox the email job can address.
+                    let to: lettre::message::Mailbox = format!("Vera <{e}>").parse().unwrap();
+                    prop_assert_eq!(to.email.to_string(), e.as_str());
+                }
                 let spaced = format!("{local} @{domain}.{tld}");
-                prop_assert!(VisitorEmail::parse(&spaced).is_err());
+                prop_assert!(EmailAddress::parse(&spaced).is_err());
             }
 
             #[test]

@@ -86,6 +86,8 @@ pub async fn create_booking(
     };
     let answer = book(&app, &body.value, ctx).await;
     let outcome = match &answer {
+        // The same key again: an answer from storage, not a new booking (nor a new lost race).
+        Ok(a) if a.replayed => Some("replayed"),
         Ok(a) if a.status == 201 => Some("booked"),
         Ok(a) if a.status == 409 => Some("slot_taken"),
         Err(AppError::SlotTaken { .. }) => Some("slot_taken"),

@@ -1,6 +1,8 @@
 //! The agent's pages, reached through the connect link an admin gave them: connect Google Calendar or
 //! Outlook (the OAuth round trip), and set their time zone, weekly hours, days off and invitation text.
 //! Every failure is a page that says what happened and what to do next; none of them stores anything.
+//! The link is the agent's secret: every answer here carries the secret-link headers
+//! (`http::secret_link_headers`, wrapped around the `/connect` and `/oauth` scopes).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,7 +36,6 @@ fn render(ctx: minijinja::Value, status: StatusCode) -> HttpResponse {
         });
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header(("cache-control", "no-store"))
         .body(body)
 }
 
@@ -243,7 +244,8 @@ async fn agent_page(
     )
 }
 
-#[get("/connect/{token}")]
+/// `/connect/{token}` (in the `/connect` scope).
+#[get("/{token}")]
 pub async fn connect_page(app: web::Data<App>, token: web::Path<String>) -> HttpResponse {
     match open_link(&app, &token).await {
         Ok(Ok((agent, _))) => {
@@ -278,7 +280,8 @@ fn parse_spans(text: &str) -> Result<Vec<[String; 2]>, String> {
         .collect()
 }
 
-#[post("/connect/{token}/settings")]
+/// `/connect/{token}/settings` (in the `/connect` scope).
+#[post("/{token}/settings")]
 pub async fn save_settings(
     app: web::Data<App>,
     token: web::Path<String>,
@@ -407,7 +410,21 @@ pub struct StartQuery {
     connect: Option<String>,
 }
 
-#[get("/oauth/{provider}/start")]
+/// The agent's page for a connect token, built by the URL parser as one path segment: a `Location` made from
+/// it is always a valid header value (a CR/LF in the caller's `?connect=` once made actix answer a bare 500)
+/// and stays on that page.
+fn connect_page_url(app: &App, token: &str) -> Option<String> {
+    let mut url = reqwest::Url::parse(&app.config.public_url).ok()?;
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .push("connect")
+        .push(token);
+    Some(url.into())
+}
+
+/// `/oauth/{provider}/start` (in the `/oauth` scope).
+#[get("/{provider}/start")]
 pub async fn oauth_start(
     app: web::Data<App>,
     req: HttpRequest,
@@ -425,12 +442,16 @@ pub async fn oauth_start(
         Some("cross-site" | "same-site")
     ) {
         if let Some(token) = query.connect.as_deref() {
-            return HttpResponse::SeeOther()
-                .insert_header((
-                    "location",
-                    format!("{}/connect/{token}", app.config.public_url),
-                ))
-                .finish();
+            // Only a link rondo signed is worth a hop; anything else gets that page's answer right here.
+            if app.keys.read_connect_token(token).is_none() {
+                return refused(&ConnectError::BadLink);
+            }
+            return match connect_page_url(&app, token) {
+                Some(page) => HttpResponse::SeeOther()
+                    .insert_header(("location", page))
+                    .finish(),
+                None => internal(),
+            };
         }
     }
     let Some(kind) = parse_provider(&provider) else {
@@ -447,7 +468,6 @@ pub async fn oauth_start(
     match start(&app, token, kind).await {
         Ok(Ok((url, state))) => HttpResponse::Found()
             .insert_header(("location", url))
-            .insert_header(("cache-control", "no-store"))
             .cookie(state_cookie(&app, &state, false))
             .finish(),
         Ok(Err(e)) => refused(&e),
@@ -480,7 +500,8 @@ fn state_cookie(app: &App, state: &str, clear: bool) -> Cookie<'static> {
     c
 }
 
-#[get("/oauth/{provider}/callback")]
+/// `/oauth/{provider}/callback` (in the `/oauth` scope).
+#[get("/{provider}/callback")]
 pub async fn oauth_callback(
     app: web::Data<App>,
     req: HttpRequest,

@@ -11,6 +11,7 @@ pub mod problem;
 pub mod request_id;
 pub mod visitor;
 
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -88,15 +89,41 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(ops::readyz)
         .service(ops::metrics)
         .service(ops::openapi_json)
-        .service(connect::connect_page)
-        .service(connect::save_settings)
-        .service(connect::oauth_start)
-        .service(connect::oauth_callback)
-        .service(visitor::manage)
-        .service(visitor::manage_action)
-        .service(visitor::cancel)
-        .service(visitor::reschedule)
+        .service(
+            web::scope("/connect")
+                .wrap(secret_link_headers())
+                .service(connect::connect_page)
+                .service(connect::save_settings),
+        )
+        .service(
+            web::scope("/oauth")
+                .wrap(secret_link_headers())
+                .service(connect::oauth_start)
+                .service(connect::oauth_callback),
+        )
+        .service(
+            web::scope("/m")
+                .wrap(secret_link_headers())
+                .service(visitor::manage)
+                .service(visitor::manage_action)
+                .service(visitor::cancel)
+                .service(visitor::reschedule),
+        )
         .default_service(web::to(not_found));
+}
+
+/// Headers on every answer of the pages reached through a secret link (the visitor's `/m/…`, the agent's
+/// `/connect/…` and its OAuth round trip), API.md "Limits on what callers send": the secret in the address
+/// must not leave in the `Referer` of a link followed from the page (the video link, a provider's page),
+/// stay in a shared or browser cache, or be framed by another site that clickjacks the cancel or connect
+/// buttons (`X-Frame-Options` for older browsers, CSP `frame-ancestors` for the rest). A handler that sets
+/// one of them itself keeps its own value.
+pub fn secret_link_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("referrer-policy", "no-referrer"))
+        .add(("cache-control", "no-store"))
+        .add(("x-frame-options", "DENY"))
+        .add(("content-security-policy", "frame-ancestors 'none'"))
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, AppError> {

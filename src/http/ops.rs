@@ -1,7 +1,8 @@
 //! Operations endpoints (liveness, readiness, the OpenAPI document) and the pull feed of activities.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
@@ -30,10 +31,22 @@ pub async fn readyz(app: web::Data<App>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format: counters of this process and the outbox's job counts.
-#[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+/// Prometheus text format: counters of this process and the outbox's job counts. Open, unless
+/// `RONDO_METRICS_TOKEN` is set: then only a request bearing that token gets them.
+#[utoipa::path(
+    tag = "ops",
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
+        (status = 401, description = "RONDO_METRICS_TOKEN is set and the request does not bear it", content_type = "application/problem+json"),
+    )
+)]
 #[get("/metrics")]
-pub async fn metrics(app: web::Data<App>) -> HttpResponse {
+pub async fn metrics(app: web::Data<App>, req: HttpRequest) -> AppResult<HttpResponse> {
+    if let Some(expected) = app.config.metrics_token.as_deref() {
+        if !bearer_token(&req).is_some_and(|given| same_token(given, expected)) {
+            return Err(AppError::Unauthorized);
+        }
+    }
     let counts = match app.store.job_counts().await {
         Ok(c) => c,
         Err(e) => {
@@ -41,9 +54,35 @@ pub async fn metrics(app: web::Data<App>) -> HttpResponse {
             Vec::new()
         }
     };
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(app.metrics.render(&counts))
+        .body(app.metrics.render(&counts)))
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Whether `given` is the configured token, in time that does not depend on where they differ: the
+/// SHA-256 digests (fixed length) are compared in full, so response times cannot spell the token out.
+fn same_token(given: &str, expected: &str) -> bool {
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(expected.trim().as_bytes()),
+    );
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 #[get("/openapi.json")]
@@ -122,4 +161,33 @@ pub async fn activities(
             .collect(),
         next_cursor: next.to_string(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_configured_token_matches() {
+        assert!(same_token("scrape-me-please", "scrape-me-please"));
+        assert!(same_token("scrape-me-please", " scrape-me-please\n"));
+        assert!(!same_token("scrape-me-pleasE", "scrape-me-please"));
+        assert!(!same_token("scrape-me", "scrape-me-please"));
+        assert!(!same_token("", "scrape-me-please"));
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_from_authorization() {
+        let with = |v: &str| {
+            actix_web::test::TestRequest::default()
+                .insert_header(("authorization", v))
+                .to_http_request()
+        };
+        assert_eq!(bearer_token(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&with("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&with("Basic abc")), None);
+        assert_eq!(bearer_token(&with("Bearer ")), None);
+        let none = actix_web::test::TestRequest::default().to_http_request();
+        assert_eq!(bearer_token(&none), None);
+    }
 }

@@ -1,10 +1,13 @@
 //! The visitor's pages, reached by the signed link in their email: see the meeting, cancel it (with a
-//! reason), or move it to another free time of the same agent. Plain HTML forms; the link is the capability.
+//! reason), or move it to another free time of the same agent. Plain HTML forms; the link is the capability,
+//! so it stops working `LINK_DAYS_AFTER_END` days after the meeting, and every answer carries the secret-link
+//! headers (`http::secret_link_headers`, wrapped around the `/m` scope).
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use minijinja::{context, Environment};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -15,6 +18,11 @@ use crate::usecase::visitor::{same_agent_starts, verify};
 use crate::usecase::App;
 
 const PAGE: &str = include_str!("../../templates/pages/booking.html.j2");
+
+/// Days after the meeting's end that its visitor link keeps working (API.md). The link sits in mailboxes and
+/// browser histories for years; long after the meeting there is nothing left to do with it, so it no longer
+/// shows who met whom, nor changes anything.
+pub const LINK_DAYS_AFTER_END: i64 = 30;
 
 fn env() -> Environment<'static> {
     let mut env = Environment::new();
@@ -46,22 +54,81 @@ fn render(ctx: minijinja::Value, status: actix_web::http::StatusCode) -> HttpRes
     }
 }
 
-fn not_found() -> HttpResponse {
-    render(
-        context! { title => "Link not valid", problem => "This link is not valid (any more). Use the link in your latest email, or contact us." },
-        actix_web::http::StatusCode::NOT_FOUND,
-    )
+/// Why a link opens nothing.
+enum Closed {
+    /// Not a link rondo made for an existing meeting.
+    NotValid,
+    /// Genuine, but more than `LINK_DAYS_AFTER_END` days past the meeting's end.
+    Expired,
 }
 
-/// The meeting and its agent, when the link is genuine.
-async fn open(app: &App, id: &str, token: &str) -> Option<(Meeting, Agent)> {
-    let id = Uuid::parse_str(id).ok()?;
-    if !verify(&app.config.secret_key, id, token) {
-        return None;
+/// The page a closed link shows: nothing about the meeting, and no form.
+fn closed(why: Closed) -> HttpResponse {
+    match why {
+        Closed::NotValid => render(
+            context! { title => "Link not valid", problem => "This link is not valid (any more). Use the link in your latest email, or contact us." },
+            actix_web::http::StatusCode::NOT_FOUND,
+        ),
+        Closed::Expired => render(
+            context! {
+                title => "Link expired",
+                problem => format!("This link has expired: links to a meeting stop working {LINK_DAYS_AFTER_END} days after it. Nothing can be seen or changed here any more; if you need something, contact us."),
+            },
+            actix_web::http::StatusCode::GONE,
+        ),
     }
-    let m = app.store.meeting(id).await.ok()??;
-    let agent = app.store.agents_by_ids(&[m.agent_id]).await.ok()?.pop()?;
-    Some((m, agent))
+}
+
+/// Whether the visitor link of a meeting ending at `end` has stopped working at `now`.
+fn expired(end: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now >= end + Duration::days(LINK_DAYS_AFTER_END)
+}
+
+/// The meeting and its agent, when the link is genuine and still within its time. The signature is checked
+/// first: a forged link learns nothing, not even whether its meeting is long over.
+async fn open(app: &App, id: &str, token: &str) -> Result<(Meeting, Agent), Closed> {
+    let id = Uuid::parse_str(id).map_err(|_| Closed::NotValid)?;
+    if !verify(&app.config.secret_key, id, token) {
+        return Err(Closed::NotValid);
+    }
+    let m = app
+        .store
+        .meeting(id)
+        .await
+        .ok()
+        .flatten()
+        .ok_or(Closed::NotValid)?;
+    if expired(m.end, app.now()) {
+        return Err(Closed::Expired);
+    }
+    let agent = app
+        .store
+        .agents_by_ids(&[m.agent_id])
+        .await
+        .ok()
+        .and_then(|mut a| a.pop())
+        .ok_or(Closed::NotValid)?;
+    Ok((m, agent))
+}
+
+/// A submitted form; the link is checked before the form is read, so a closed link answers its own page
+/// whatever was posted. None: not the form the page sends.
+fn form<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+    serde_urlencoded::from_bytes(body).ok()
+}
+
+/// The page again, saying the form it got was not one it sent; nothing changed.
+async fn bad_form(app: &App, m: &Meeting, agent: &Agent) -> HttpResponse {
+    let mut resp = page(
+        app,
+        m,
+        agent,
+        None,
+        Some("That form was incomplete, so nothing was changed. Please use the buttons on this page.".into()),
+    )
+    .await;
+    *resp.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
+    resp
 }
 
 fn zone(m: &Meeting, agent: &Agent) -> Tz {
@@ -114,22 +181,24 @@ async fn page(
     render(ctx, actix_web::http::StatusCode::OK)
 }
 
-#[get("/m/{id}/{token}")]
+/// `/m/{id}/{token}` (in the `/m` scope).
+#[get("/{id}/{token}")]
 pub async fn manage(app: web::Data<App>, path: web::Path<(String, String)>) -> HttpResponse {
     match open(&app, &path.0, &path.1).await {
-        Some((m, agent)) => page(&app, &m, &agent, None, None).await,
-        None => not_found(),
+        Ok((m, agent)) => page(&app, &m, &agent, None, None).await,
+        Err(why) => closed(why),
     }
 }
 
-#[get("/m/{id}/{token}/{action:cancel|reschedule}")]
+/// `/m/{id}/{token}/cancel` and `…/reschedule`, the links in the email (in the `/m` scope).
+#[get("/{id}/{token}/{action:cancel|reschedule}")]
 pub async fn manage_action(
     app: web::Data<App>,
     path: web::Path<(String, String, String)>,
 ) -> HttpResponse {
     match open(&app, &path.0, &path.1).await {
-        Some((m, agent)) => page(&app, &m, &agent, None, None).await,
-        None => not_found(),
+        Ok((m, agent)) => page(&app, &m, &agent, None, None).await,
+        Err(why) => closed(why),
     }
 }
 
@@ -138,22 +207,27 @@ pub struct CancelForm {
     pub reason: Option<String>,
 }
 
-#[post("/m/{id}/{token}/cancel")]
+/// `/m/{id}/{token}/cancel` (in the `/m` scope).
+#[post("/{id}/{token}/cancel")]
 pub async fn cancel(
     app: web::Data<App>,
     path: web::Path<(String, String)>,
-    form: web::Form<CancelForm>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let Some((m, _)) = open(&app, &path.0, &path.1).await else {
-        return not_found();
+    let (m, agent) = match open(&app, &path.0, &path.1).await {
+        Ok(opened) => opened,
+        Err(why) => return closed(why),
     };
     if let Some(past) = started(&app, &m) {
         return past;
     }
-    let reason = form.into_inner().reason.filter(|r| !r.trim().is_empty());
+    let Some(CancelForm { reason }) = form(&body) else {
+        return bad_form(&app, &m, &agent).await;
+    };
+    let reason = reason.filter(|r| !r.trim().is_empty());
     match cancel_booking(&app, m.id, &CancelRequest { reason }).await {
         Ok(_) => match open(&app, &path.0, &path.1).await {
-            Some((m, agent)) => {
+            Ok((m, agent)) => {
                 page(
                     &app,
                     &m,
@@ -163,7 +237,7 @@ pub async fn cancel(
                 )
                 .await
             }
-            None => not_found(),
+            Err(why) => closed(why),
         },
         Err(e) => failed(&app, &path, e).await,
     }
@@ -174,31 +248,27 @@ pub struct RescheduleForm {
     pub start: String,
 }
 
-#[post("/m/{id}/{token}/reschedule")]
+/// `/m/{id}/{token}/reschedule` (in the `/m` scope).
+#[post("/{id}/{token}/reschedule")]
 pub async fn reschedule(
     app: web::Data<App>,
     path: web::Path<(String, String)>,
-    form: web::Form<RescheduleForm>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    let Some((m, _)) = open(&app, &path.0, &path.1).await else {
-        return not_found();
+    let (m, agent) = match open(&app, &path.0, &path.1).await {
+        Ok(opened) => opened,
+        Err(why) => return closed(why),
     };
     if let Some(past) = started(&app, &m) {
         return past;
     }
+    let Some(RescheduleForm { start }) = form(&body) else {
+        return bad_form(&app, &m, &agent).await;
+    };
     // The page offers the same agent's times: the meeting stays with that agent or does not move.
-    match move_booking(
-        &app,
-        m.id,
-        &RescheduleRequest {
-            start: form.into_inner().start,
-        },
-        true,
-    )
-    .await
-    {
+    match move_booking(&app, m.id, &RescheduleRequest { start }, true).await {
         Ok(_) => match open(&app, &path.0, &path.1).await {
-            Some((m, agent)) => {
+            Ok((m, agent)) => {
                 let notice = format!(
                     "Done: your meeting is now with {} at {}. We sent you the new invitation.",
                     agent.name,
@@ -206,7 +276,7 @@ pub async fn reschedule(
                 );
                 page(&app, &m, &agent, Some(notice), None).await
             }
-            None => not_found(),
+            Err(why) => closed(why),
         },
         Err(e) => failed(&app, &path, e).await,
     }
@@ -243,11 +313,28 @@ async fn failed(app: &App, path: &(String, String), e: AppError) -> HttpResponse
         }
     };
     match open(app, &path.0, &path.1).await {
-        Some((m, agent)) => {
+        Ok((m, agent)) => {
             let mut resp = page(app, &m, &agent, None, Some(why)).await;
             *resp.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
             resp
         }
-        None => not_found(),
+        Err(why) => closed(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_expires_thirty_days_after_the_meeting_ends() {
+        let end: DateTime<Utc> = "2026-11-23T10:30:00Z".parse().unwrap();
+        assert!(!expired(end, end - Duration::days(3)));
+        assert!(!expired(end, end));
+        assert!(!expired(
+            end,
+            end + Duration::days(30) - Duration::seconds(1)
+        ));
+        assert!(expired(end, end + Duration::days(30)));
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod ics;
 pub mod render;
+pub mod sandbox;
 
 use lettre::message::Mailbox;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};

@@ -8,6 +8,7 @@ use lettre::Message;
 use minijinja::{context, Environment};
 
 use super::ics::{self, IcsEvent};
+use super::sandbox;
 use crate::domain::model::{Agent, Invitation, Meeting};
 
 /// The variables invitation templates may use (documented in README).
@@ -35,7 +36,9 @@ pub struct Rendered {
 }
 
 /// Renders the subject, text and HTML: from the agent's own templates when it has them (the HTML part is
-/// then its text, escaped), else from the bundled ones for `lang`.
+/// then its text, escaped), else from the bundled ones for `lang`. Each part is at most
+/// `sandbox::MAX_PART_BYTES`, and an agent's template must keep to the sandbox's language (a template saved
+/// before that rule fails here, and the caller falls back to the bundled text).
 pub fn render_parts(
     env: &Environment,
     own: Option<&Invitation>,
@@ -44,18 +47,19 @@ pub fn render_parts(
 ) -> Result<Rendered, minijinja::Error> {
     let (subject, text, html) = match own {
         Some(i) => {
-            let text = env.render_str(&i.body, ctx)?;
-            let html = format!(
-                "<!doctype html>\n<html><body style=\"font-family: sans-serif\"><p>{}</p></body></html>\n",
-                minijinja::HtmlEscape(&text).to_string().replace('\n', "<br>\n")
-            );
-            (env.render_str(&i.subject, ctx)?, text, html)
+            let text = render_own(env, &i.body, ctx)?;
+            let html = html_of_text(&text);
+            (render_own(env, &i.subject, ctx)?, text, html)
         }
         None => {
-            let render = |part: &str| env.get_template(&format!("{lang}/{part}"))?.render(ctx);
+            let render =
+                |part: &str| sandbox::render(&env.get_template(&format!("{lang}/{part}"))?, ctx);
             (render("subject")?, render("text")?, render("html")?)
         }
     };
+    if html.len() > sandbox::MAX_PART_BYTES {
+        return Err(sandbox::too_long());
+    }
     Ok(Rendered {
         subject: subject.trim().to_owned(),
         text,
@@ -63,12 +67,34 @@ pub fn render_parts(
     })
 }
 
+fn render_own(
+    env: &Environment,
+    source: &str,
+    ctx: &minijinja::Value,
+) -> Result<String, minijinja::Error> {
+    sandbox::check_language(source)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))?;
+    sandbox::render(&env.template_from_str(source)?, ctx)
+}
+
+/// The HTML part of an agent's own text: the text, escaped, lines kept.
+fn html_of_text(text: &str) -> String {
+    format!(
+        "<!doctype html>\n<html><body style=\"font-family: sans-serif\"><p>{}</p></body></html>\n",
+        minijinja::HtmlEscape(text)
+            .to_string()
+            .replace('\n', "<br>\n")
+    )
+}
+
 /// How much work one render may do; the bundled templates use a few hundred units.
 pub const TEMPLATE_FUEL: u64 = 50_000;
 
-/// Checks a template an agent wants to save: it must parse, use only `VARIABLES`, and render (within its fuel)
-/// for every kind of email with sample data in both languages. The message names the line at fault.
-pub fn check_template(env: &Environment, source: &str) -> Result<(), String> {
+/// Checks a template an agent wants to save: it must keep to the sandbox's language, parse, use only
+/// `VARIABLES`, and render (within its fuel and the size limits) for every kind of email with sample data in
+/// both languages; for a `body`, its HTML part must fit too. The message names the line at fault.
+pub fn check_template(env: &Environment, source: &str, is_body: bool) -> Result<(), String> {
+    sandbox::check_language(source)?;
     let template = env.template_from_str(source).map_err(|e| match e.line() {
         Some(line) => format!("line {line}: {}", e.detail().unwrap_or("syntax error")),
         None => e.to_string(),
@@ -96,14 +122,22 @@ pub fn check_template(env: &Environment, source: &str) -> Result<(), String> {
         MailKind::Cancellation,
     ] {
         for lang in ["en", "nl"] {
-            template
-                .render(sample_context(kind, lang))
-                .map_err(|e| match e.line() {
-                    Some(line) => {
-                        format!("line {line}: {}", e.detail().unwrap_or("does not render"))
+            let text =
+                sandbox::render(&template, &sample_context(kind, lang)).map_err(|e| {
+                    match (e.line(), e.detail()) {
+                        (Some(line), detail) => {
+                            format!("line {line}: {}", detail.unwrap_or("does not render"))
+                        }
+                        (None, Some(detail)) => detail.to_owned(),
+                        (None, None) => format!("does not render: {e}"),
                     }
-                    None => format!("does not render: {e}"),
                 })?;
+            if is_body && html_of_text(&text).len() > sandbox::MAX_PART_BYTES {
+                return Err(format!(
+                    "its HTML part renders to more than {} KB",
+                    sandbox::MAX_PART_BYTES / 1024
+                ));
+            }
         }
     }
     Ok(())
@@ -183,7 +217,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 
 /// The template environment: strict about undefined variables, HTML auto-escaped in the HTML part.
 pub fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
+    let mut env = sandbox::environment();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     // Agents write templates: bound the work one render may do (loops, recursion).
     env.set_fuel(Some(TEMPLATE_FUEL));

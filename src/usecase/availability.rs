@@ -13,7 +13,7 @@ use super::views::SlotList;
 use super::App;
 use crate::calendar::cache::{FreeBusyCache, Lookup};
 use crate::calendar::CalendarError;
-use crate::domain::availability::{pooled_slots, strict_slots, SlotPolicy, Span};
+use crate::domain::availability::{bookable_window, pooled_slots, strict_slots, SlotPolicy, Span};
 use crate::domain::model::{Agent, Team};
 use crate::domain::routing::rotation;
 use crate::domain::{IanaZone, MeetingLength, TeamMode};
@@ -198,6 +198,11 @@ pub async fn offered_starts_and_health(
 ) -> AppResult<(Vec<DateTime<Utc>>, Busy)> {
     let team = &snapshot.team;
     let policy = team.policy(meeting);
+    // Calendars are read (and cached) only inside the team's bookable range: a window far in the past or
+    // future answers at once, with nothing read.
+    let Some(window) = bookable_window(&policy, window, now) else {
+        return Ok((Vec::new(), Busy::default()));
+    };
     let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, snapshot.queue.clone())
         .into_iter()
         .filter(|a| !a.paused && a.connected())

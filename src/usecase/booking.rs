@@ -25,7 +25,7 @@ use crate::domain::model::{
     Visitor,
 };
 use crate::domain::routing::{classify, CandidateState, RoutingStep, SkipReason};
-use crate::domain::{IanaZone, MeetingLength, VisitorEmail};
+use crate::domain::{EmailAddress, IanaZone, MeetingLength};
 use crate::error::{AppError, AppResult, Problems, SlotView};
 use crate::mail::render::MailKind;
 use crate::outbox;
@@ -106,7 +106,7 @@ fn text(field: &str, v: &Option<String>, problems: &mut Problems) -> Option<Stri
 }
 
 fn parse_visitor(v: &VisitorInput, problems: &mut Problems) -> Option<Visitor> {
-    let email = problems.check("visitor.email", VisitorEmail::parse(&v.email));
+    let email = problems.check("visitor.email", EmailAddress::parse(&v.email));
     let zone = match &v.timezone {
         Some(z) => problems
             .check("visitor.timezone", IanaZone::parse(z))
@@ -224,6 +224,9 @@ fn request_hash(body: &[u8]) -> String {
 pub struct Answer {
     pub status: u16,
     pub body: String,
+    /// The answer was stored under this Idempotency-Key by an earlier request: nothing happened now
+    /// (metrics count it apart from new bookings).
+    pub replayed: bool,
 }
 
 /// Books a meeting (POST /v1/bookings), honouring the Idempotency-Key.
@@ -247,6 +250,7 @@ pub async fn book(
             return Ok(Answer {
                 status: r.status,
                 body: r.body,
+                replayed: true,
             })
         }
         Claim::Mismatch => return Err(AppError::IdempotencyKeyReused),
@@ -447,7 +451,11 @@ async fn book_claimed(
         .await?
         .ok_or(AppError::NotFound("booking"))?;
     if synced.calendar_status == meeting.calendar_status {
-        return Ok(Answer { status: 201, body });
+        return Ok(Answer {
+            status: 201,
+            body,
+            replayed: false,
+        });
     }
     // The answer now carries the event: keep the replayed answer the same as this one.
     let body = serde_json::to_string(&booking_view(&synced, &agent, &app.config)).expect("json");
@@ -460,7 +468,11 @@ async fn book_claimed(
         .save_idempotent_response_in(&mut tx, claim, &stored)
         .await?;
     app.store.commit(tx).await?;
-    Ok(Answer { status: 201, body })
+    Ok(Answer {
+        status: 201,
+        body,
+        replayed: false,
+    })
 }
 
 /// Writes the jobs a meeting change owes, in the change's transaction: the calendar sync (tried inline

@@ -38,7 +38,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     /// Sends (or files) emails.
     pub mailer: Arc<crate::mail::Mailer>,
-    /// The one HTTP client for rondo's own outgoing calls (webhooks).
+    /// The HTTP client of webhook deliveries, and only of them: it follows no redirect and, unless
+    /// `RONDO_WEBHOOK_ALLOW_PRIVATE`, connects to no internal address (`outbox::webhook::client`).
     pub http: reqwest::Client,
     /// Keys derived from RONDO_SECRET_KEY: sealing secrets at rest, signing connect links.
     pub keys: crate::crypto::Keys,

@@ -12,6 +12,7 @@ mod crash;
 mod email;
 mod errors;
 mod fakes;
+mod hardening;
 mod ops;
 mod outbox;
 mod store;

@@ -61,6 +61,10 @@ pub struct Options {
     pub google: Option<[String; 3]>,
     /// Register rondo with this (fake) Microsoft: authority, Graph base.
     pub microsoft: Option<[String; 2]>,
+    /// `RONDO_WEBHOOK_ALLOW_PRIVATE` (None: the dev default, allowed).
+    pub webhook_allow_private: Option<bool>,
+    /// `RONDO_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Options {
@@ -72,6 +76,8 @@ impl Default for Options {
             smtp_ca_file: None,
             google: None,
             microsoft: None,
+            webhook_allow_private: None,
+            metrics_token: None,
         }
     }
 }
@@ -96,6 +102,8 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     s.smtp_url = o.smtp_url.clone();
     s.smtp_ca_file = o.smtp_ca_file.clone();
     s.mail_dir = dir.path().join("mail").display().to_string();
+    s.webhook_allow_private = o.webhook_allow_private;
+    s.metrics_token = o.metrics_token.clone();
     if let Some([auth, token, api]) = o.google.clone() {
         s.google_client_id = Some(super::google::GOOGLE_CLIENT_ID.into());
         s.google_client_secret = Some(super::google::GOOGLE_CLIENT_SECRET.into());

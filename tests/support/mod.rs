@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod fake_common;
 pub mod google;
 pub mod microsoft;
+pub mod process;
 pub mod receiver;
 pub mod smtp;
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::config::RunMode;
 use crate::domain::model::{Agent, CalendarKind};
-use crate::domain::{DateOverrides, IanaZone, VisitorEmail, WeeklyHours};
+use crate::domain::{DateOverrides, EmailAddress, IanaZone, WeeklyHours};
 use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
@@ -169,7 +169,7 @@ pub async fn create_agent(
     let input = body.value;
     let mut p = Problems::default();
     let name = name("name", &input.name, &mut p);
-    let email = p.check("email", VisitorEmail::parse(&input.email));
+    let email = p.check("email", EmailAddress::parse(&input.email));
     let zone = p.check("timezone", IanaZone::parse(&input.timezone));
     let weekly = WeeklyHours::parse(&input.weekly_hours)
         .map_err(|(day, e)| p.add(format!("weekly_hours.{day}"), e.to_string()))
@@ -288,7 +288,7 @@ pub async fn patch_agent(
         }
     }
     if let Some(e) = &patch.email {
-        if let Some(e) = p.check("email", VisitorEmail::parse(e)) {
+        if let Some(e) = p.check("email", EmailAddress::parse(e)) {
             agent.email = e.to_string();
         }
     }

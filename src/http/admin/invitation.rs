@@ -100,10 +100,10 @@ pub(crate) fn checked(
         (Some(s), Some(b)) => {
             let mut ok = true;
             for (field, source, max) in [("subject", s, 500), ("body", b, 20_000)] {
-                if source.trim().is_empty() || source.len() > max {
+                if source.trim().is_empty() || source.chars().count() > max {
                     p.add(field, format!("must be 1 to {max} characters"));
                     ok = false;
-                } else if let Err(e) = check_template(env, source) {
+                } else if let Err(e) = check_template(env, source, field == "body") {
                     p.add(field, e);
                     ok = false;
                 }

