@@ -1,6 +1,7 @@
 //! rondo: books sales meetings for website visitors. This file wires the parts together: configuration,
 //! the database, the calendar adapters and the HTTP server. See DEVELOPERS.md for the layout.
 
+pub mod app;
 pub mod calendar;
 pub mod config;
 pub mod crypto;
@@ -21,12 +22,12 @@ use actix_web::dev::Server;
 use actix_web::{web, App as ActixApp, HttpServer};
 use utoipa::OpenApi;
 
+use crate::app::{App, Clock, SystemClock};
 use crate::calendar::demo::DemoCalendars;
 use crate::calendar::Calendars;
 use crate::config::Config;
 use crate::http::auth::{RateLimiter, TokenBook};
 use crate::store::Store;
-use crate::usecase::{App, Clock, SystemClock};
 
 /// The running service: its bound port and the server future.
 pub struct Application {

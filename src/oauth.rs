@@ -22,12 +22,12 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::app::Clock;
 use crate::calendar::CalendarError;
 use crate::config::{Config, ProviderConfig};
 use crate::crypto::Keys;
 use crate::domain::model::CalendarKind;
 use crate::store::{ConnectionRow, ConnectionStatus, Store};
-use crate::usecase::Clock;
 
 pub const GOOGLE_SCOPES: [&str; 4] = [
     "openid",

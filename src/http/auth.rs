@@ -11,8 +11,8 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use sha2::{Digest, Sha256};
 
+use crate::app::App;
 use crate::error::AppError;
-use crate::usecase::App;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::auth::Chat;
 use super::extract::{ApiJson, ApiQuery, OptionalJson};
+use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::usecase::availability::{team_availability, AvailabilityAnswer, AvailabilityQuery};
 use crate::usecase::booking::{
@@ -13,7 +14,6 @@ use crate::usecase::booking::{
     IdempotencyContext, RescheduleRequest,
 };
 use crate::usecase::views::BookingView;
-use crate::usecase::App;
 
 /// Free slots of a team, labelled in the visitor's zone.
 #[utoipa::path(

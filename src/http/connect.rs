@@ -12,6 +12,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+use crate::app::App;
 use crate::domain::model::{Agent, CalendarKind};
 use crate::domain::{DateOverrides, IanaZone, WeeklyHours, WEEKDAY_KEYS};
 use crate::error::Problems;
@@ -19,7 +20,6 @@ use crate::store::ConnectionStatus;
 use crate::usecase::connect::{
     finish, open_link, parse_provider, provider_name, start, Callback, ConnectError,
 };
-use crate::usecase::App;
 
 const PAGE: &str = include_str!("../../templates/pages/connect.html.j2");
 const STATE_COOKIE: &str = "rondo_oauth_state";

@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Reader;
 use super::extract::ApiQuery;
+use crate::app::App;
 use crate::error::{AppError, AppResult, Problems};
-use crate::usecase::App;
 
 #[utoipa::path(tag = "ops", responses((status = 200, description = "the process is up")))]
 #[get("/healthz")]

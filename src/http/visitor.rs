@@ -11,11 +11,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::domain::model::{Agent, Meeting, MeetingStatus};
 use crate::error::AppError;
 use crate::usecase::booking::{cancel_booking, move_booking, CancelRequest, RescheduleRequest};
 use crate::usecase::visitor::{same_agent_starts, verify};
-use crate::usecase::App;
 
 const PAGE: &str = include_str!("../../templates/pages/booking.html.j2");
 

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::calendar::{CalendarError, EventRequest};
 use crate::domain::model::{Agent, Meeting, MeetingStatus};
-use crate::usecase::App;
 
 /// How a sync ended, for the job runner.
 #[derive(Debug)]

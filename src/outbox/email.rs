@@ -5,8 +5,8 @@
 
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::mail::render::{meeting_email, MailKind};
-use crate::usecase::App;
 
 /// The job that sends one email of a meeting.
 pub const EMAIL_SEND: &str = "email.send";

@@ -13,9 +13,9 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::calendar::CalendarError;
 use crate::store::JobRow;
-use crate::usecase::App;
 use calendar::{sync_meeting_calendar, SyncError};
 
 /// The job that brings a meeting's calendar event in line with the meeting.

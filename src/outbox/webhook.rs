@@ -21,9 +21,9 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::schedule;
+use crate::app::App;
 use crate::domain::destination::is_forbidden_destination;
 use crate::store::{ActivityRow, JobRow};
-use crate::usecase::App;
 
 /// The job that delivers one activity to one endpoint.
 pub const WEBHOOK_DELIVER: &str = "webhook.deliver";

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::views::SlotList;
-use super::App;
+use crate::app::App;
 use crate::calendar::cache::{FreeBusyCache, Lookup};
 use crate::calendar::CalendarError;
 use crate::domain::availability::{bookable_window, pooled_slots, strict_slots, SlotPolicy, Span};

@@ -18,7 +18,7 @@ use super::availability::{
     widen, Read,
 };
 use super::views::{booking_view, slot_view, visitor_tz, BookingView};
-use super::App;
+use crate::app::App;
 use crate::domain::availability::{check_slot, check_timing, SlotCheck, SlotPolicy, Span, Timing};
 use crate::domain::model::{
     activity_data, ActivityType, Agent, Meeting, MeetingStatus, RoutingTrace, SkippedAgent, Team,

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::App;
+use crate::app::App;
 use crate::domain::model::{Agent, CalendarKind};
 use crate::error::AppResult;
 use crate::store::OAuthFlow;

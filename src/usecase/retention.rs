@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use super::App;
+use crate::app::App;
 use crate::error::AppResult;
 
 /// What one purge removed.

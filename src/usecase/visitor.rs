@@ -41,7 +41,7 @@ pub fn manage_url(config: &Config, meeting: Uuid) -> String {
 /// The free starts of the meeting's own agent for the next 14 days (for the visitor's reschedule page),
 /// not counting the meeting's current start.
 pub async fn same_agent_starts(
-    app: &super::App,
+    app: &crate::app::App,
     m: &crate::domain::model::Meeting,
 ) -> crate::error::AppResult<Vec<chrono::DateTime<chrono::Utc>>> {
     use crate::domain::availability::Span;

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use serde_json::{json, Value};
 
-use rondo::usecase::Clock;
+use rondo::app::Clock;
 
 use crate::support::calendar::Failure;
 use crate::support::*;

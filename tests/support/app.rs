@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use reqwest::{Client, Response};
+use rondo::app::Clock;
 use rondo::calendar::Calendars;
 use rondo::config::Settings;
 use rondo::domain::availability::Span;
-use rondo::usecase::Clock;
 use rondo::Application;
 use serde_json::{json, Value};
 
@@ -37,7 +37,7 @@ pub struct TestApp {
     pub client: Client,
     pub clock: Arc<TestClock>,
     pub calendars: Arc<ScriptedCalendars>,
-    pub app: rondo::usecase::App,
+    pub app: rondo::app::App,
     _dir: tempfile::TempDir,
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::config::RunMode;
 use crate::domain::model::{Agent, CalendarKind};
 use crate::domain::{DateOverrides, EmailAddress, IanaZone, WeeklyHours};
@@ -15,7 +16,6 @@ use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::ApiJson;
 use crate::store::StoreError;
-use crate::usecase::App;
 
 type SpanMap = BTreeMap<String, Vec<[String; 2]>>;
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::domain::model::Invitation;
 use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
@@ -14,7 +15,6 @@ use crate::http::extract::{ApiJson, OptionalJson};
 use crate::mail::render::{
     check_template, language, render_parts, sample_context, MailKind, Rendered, VARIABLES,
 };
-use crate::usecase::App;
 
 const DEFAULT_SUBJECT: &str = include_str!("../../../templates/email/en/subject.j2");
 const DEFAULT_BODY: &str = include_str!("../../../templates/email/en/body.txt.j2");

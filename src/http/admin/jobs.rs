@@ -5,12 +5,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::ApiQuery;
 use crate::store::JobRow;
-use crate::usecase::App;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

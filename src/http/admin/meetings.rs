@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::domain::model::{Agent, Meeting, MeetingStatus, RoutingTrace};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult, Problems};
@@ -18,7 +19,6 @@ use crate::http::extract::{ApiJson, ApiQuery};
 use crate::store::{from_secs, MeetingFilter};
 use crate::usecase::availability::parse_instant;
 use crate::usecase::views::AgentBrief;
-use crate::usecase::App;
 
 const CSV_PAGE: u32 = 1000;
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::domain::model::Team;
 use crate::domain::{MeetingLength, TeamMode, TeamSlug};
 use crate::error::{AppError, AppResult, Problems};
@@ -14,7 +15,6 @@ use crate::http::auth::Admin;
 use crate::http::extract::ApiJson;
 use crate::store::{StoreError, TeamPatch};
 use crate::usecase::availability::load_team;
-use crate::usecase::App;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::ApiJson;
 use crate::outbox::webhook::{self, new_secret};
 use crate::store::{DeliveryRow, EndpointRow};
-use crate::usecase::App;
 
 const EVENT_TYPES: [&str; 3] = [
     "meeting.scheduled",
