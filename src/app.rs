@@ -29,12 +29,16 @@ pub struct App {
     pub calendars: Calendars,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
-    /// Sends (or files) emails.
-    pub mailer: Arc<crate::mail::Mailer>,
-    /// The HTTP client of webhook deliveries, and only of them: it follows no redirect and, unless
+    /// Sends (or files) emails: the mail port.
+    pub mailer: Arc<dyn crate::mail::MailSender>,
+    /// The sender of emails (`RONDO_MAIL_FROM`).
+    pub mail_from: lettre::message::Mailbox,
+    /// The email templates (bundled, and agents' own are checked against it).
+    pub templates: Arc<minijinja::Environment<'static>>,
+    /// POSTs signed webhook deliveries: the webhook port. Its HTTP adapter follows no redirect and, unless
     /// `RONDO_WEBHOOK_ALLOW_PRIVATE`, connects to no internal address (`outbox::webhook::client`).
-    pub http: reqwest::Client,
-    /// Keys derived from RONDO_SECRET_KEY: sealing secrets at rest, signing connect links.
+    pub webhooks: Arc<dyn crate::outbox::webhook_sender::WebhookSender>,
+    /// Keys derived from RONDO_SECRET_KEY: sealing secrets at rest, signing connect and visitor links.
     pub keys: crate::crypto::Keys,
     /// OAuth with Google and Microsoft, and the vault of agents' tokens.
     pub oauth: Arc<crate::oauth::OAuth>,

@@ -17,6 +17,7 @@ const SEALED_PREFIX: &str = "sealed:v1:";
 pub struct Keys {
     seal: Aes256Gcm,
     connect: [u8; 32],
+    visitor_link: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -32,6 +33,11 @@ fn derive(master: &[u8; 32], purpose: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The key that signs visitor links (`usecase::visitor`), for code that has the master key but no `Keys`.
+pub fn visitor_link_key(master: &[u8; 32]) -> [u8; 32] {
+    derive(master, "visitor-link")
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("a sealed secret did not open (wrong RONDO_SECRET_KEY, or the value was altered)")]
 pub struct OpenError;
@@ -42,7 +48,13 @@ impl Keys {
         Self {
             seal: Aes256Gcm::new_from_slice(&seal_key).expect("32-byte key"),
             connect: derive(master, "connect-link"),
+            visitor_link: visitor_link_key(master),
         }
+    }
+
+    /// The key that signs visitor links (`usecase::visitor`).
+    pub fn visitor_link(&self) -> &[u8; 32] {
+        &self.visitor_link
     }
 
     /// Encrypts `plain` for `owner` (an id the value belongs to, bound as associated data).
@@ -145,6 +157,16 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_purpose_has_its_own_key() {
+        let master = [7u8; 32];
+        let k = Keys::new(&master);
+        assert_eq!(k.visitor_link(), &visitor_link_key(&master));
+        assert_ne!(k.visitor_link(), &master);
+        assert_ne!(k.visitor_link(), &k.connect);
+        assert_ne!(k.visitor_link(), Keys::new(&[8; 32]).visitor_link());
+    }
 
     #[test]
     fn sealed_values_open_only_for_their_owner_and_key() {

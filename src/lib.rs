@@ -1,5 +1,6 @@
 //! rondo: books sales meetings for website visitors. This file wires the parts together: configuration,
-//! the database, the calendar adapters and the HTTP server. See DEVELOPERS.md for the layout.
+//! the database, the calendar, mail and webhook adapters, and the HTTP server. See DEVELOPERS.md for the
+//! layout.
 
 pub mod app;
 pub mod calendar;
@@ -64,13 +65,6 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
         let port = listener.local_addr()?.port();
-        let (config_smtp, config_smtp_ca, config_mail_dir, config_mail_from) = (
-            config.smtp_url.clone(),
-            config.smtp_ca_file.clone(),
-            config.mail_dir.clone(),
-            config.mail_from.clone(),
-        );
-        let webhook_allow_private = config.webhook_allow_private;
         let metrics = Arc::new(metrics::Metrics::new());
         let oauth = Arc::new(oauth::OAuth::new(
             &config,
@@ -96,6 +90,20 @@ impl Application {
             config.freebusy_ttl_seconds,
             config.freebusy_stale_limit_seconds,
         ));
+        let mail_from: lettre::message::Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("RONDO_MAIL_FROM: {e}"))?;
+        let mailer = mail::LettreMailer::new(
+            config.smtp_url.as_deref(),
+            config.smtp_ca_file.as_deref(),
+            &config.mail_dir,
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+        // Webhooks only: no redirects followed and, unless RONDO_WEBHOOK_ALLOW_PRIVATE, no internal
+        // destinations (see `outbox::webhook::client`). OAuth and calendars have their own clients.
+        let webhooks =
+            outbox::webhook_sender::HttpWebhookSender::new(config.webhook_allow_private)?;
         let app = App {
             keys: crypto::Keys::new(&config.secret_key),
             metrics,
@@ -105,18 +113,10 @@ impl Application {
             calendars,
             config: Arc::new(config),
             clock,
-            mailer: Arc::new(
-                mail::Mailer::new(
-                    config_smtp.as_deref(),
-                    config_smtp_ca.as_deref(),
-                    &config_mail_dir,
-                    &config_mail_from,
-                )
-                .map_err(|e| anyhow::anyhow!(e))?,
-            ),
-            // Webhooks only: no redirects followed and, unless RONDO_WEBHOOK_ALLOW_PRIVATE, no internal
-            // destinations (see `outbox::webhook::client`). OAuth and calendars have their own clients.
-            http: outbox::webhook::client(webhook_allow_private)?,
+            mailer: Arc::new(mailer),
+            mail_from,
+            templates: Arc::new(mail::render::environment()),
+            webhooks: Arc::new(webhooks),
         };
         let server = serve(app.clone(), listener)?;
         Ok(Self { port, server, app })

@@ -46,6 +46,32 @@ impl fmt::Display for TeamSlug {
     }
 }
 
+/// The name of a team or an agent as people read it: 1 to 200 characters, kept trimmed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let s = s.trim();
+        if s.is_empty() || s.chars().count() > 200 {
+            return invalid("must be 1 to 200 characters");
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An IANA time zone name known to chrono-tz (`Europe/Amsterdam`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IanaZone(Tz);
@@ -400,6 +426,31 @@ mod tests {
         assert!(TeamSlug::parse("sales-eu-2").is_ok());
         for bad in ["", "Sales", "-x", "a b", "a/b", &"x".repeat(64)] {
             assert!(TeamSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(
+            DisplayName::parse("  Ann Smith ").unwrap().as_str(),
+            "Ann Smith"
+        );
+        assert_eq!(
+            DisplayName::parse(&"é".repeat(200))
+                .unwrap()
+                .into_string()
+                .chars()
+                .count(),
+            200
+        );
+        // The limit counts what is kept, not the spaces around it.
+        assert!(DisplayName::parse(&format!("  {}  ", "x".repeat(200))).is_ok());
+        for bad in ["", "   ", "\t\n", &"x".repeat(201)] {
+            assert_eq!(
+                DisplayName::parse(bad).unwrap_err().0,
+                "must be 1 to 200 characters",
+                "{bad:?}"
+            );
         }
     }
 

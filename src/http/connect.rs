@@ -14,9 +14,10 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::domain::model::{Agent, CalendarKind};
-use crate::domain::{DateOverrides, IanaZone, WeeklyHours, WEEKDAY_KEYS};
-use crate::error::Problems;
+use crate::domain::settings::{AgentPageInput, Field};
+use crate::domain::WEEKDAY_KEYS;
 use crate::store::ConnectionStatus;
+use crate::usecase::admin::{save_agent_settings, AgentPageSettings, SaveAgentSettingsError};
 use crate::usecase::connect::{
     finish, open_link, parse_provider, provider_name, start, Callback, ConnectError,
 };
@@ -266,18 +267,15 @@ pub async fn connect_page(app: web::Data<App>, token: web::Path<String>) -> Http
     }
 }
 
-/// "mon" → "09:00-12:00, 13:00-17:00" into spans; empty is a day off.
-fn parse_spans(text: &str) -> Result<Vec<[String; 2]>, String> {
-    text.split([',', ';'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let (a, b) = s
-                .split_once('-')
-                .ok_or_else(|| format!("`{s}` is not a span like 09:00-17:00"))?;
-            Ok([a.trim().to_owned(), b.trim().to_owned()])
-        })
-        .collect()
+/// Where the page shows a problem, and how it reads there: hours per day (`hours_mon`), days off one
+/// field naming the line or date at fault.
+fn on_page(field: Field, message: String) -> (String, String) {
+    match field {
+        Field::WeeklyHours(day) => (format!("hours_{day}"), message),
+        Field::DaysOffLine(n) => ("days_off".to_owned(), format!("line {n}: {message}")),
+        Field::DateOverrides(date) => ("days_off".to_owned(), format!("{date}: {message}")),
+        other => (other.to_string(), message),
+    }
 }
 
 /// `/connect/{token}/settings` (in the `/connect` scope).
@@ -287,16 +285,13 @@ pub async fn save_settings(
     token: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let mut agent = match open_link(&app, &token).await {
+    let agent = match open_link(&app, &token).await {
         Ok(Ok((agent, _))) => agent,
         Ok(Err(e)) => return refused(&e),
         Err(_) => return internal(),
     };
     let fields: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
-    let mut errors: HashMap<String, Vec<String>> = HashMap::new();
-    let mut add = |k: &str, m: String| errors.entry(k.to_owned()).or_default().push(m);
-
     let form = Form {
         timezone: field("timezone").trim().to_owned(),
         hours: WEEKDAY_KEYS
@@ -307,102 +302,54 @@ pub async fn save_settings(
         subject: field("subject"),
         body: field("body"),
     };
-    match IanaZone::parse(&form.timezone) {
-        Ok(z) => agent.zone = z,
-        Err(e) => add("timezone", e.to_string()),
-    }
-    let mut weekly = BTreeMap::new();
-    for k in WEEKDAY_KEYS {
-        match parse_spans(&form.hours[k]) {
-            Ok(s) if s.is_empty() => {}
-            Ok(s) => {
-                weekly.insert(k.to_owned(), s);
-            }
-            Err(e) => add(&format!("hours_{k}"), e),
-        }
-    }
-    match WeeklyHours::parse(&weekly) {
-        Ok(w) => agent.weekly = w,
-        Err((day, e)) => add(&format!("hours_{day}"), e.to_string()),
-    }
-    let mut overrides = BTreeMap::new();
-    for (n, line) in form.days_off.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((date, rest)) = line.split_once(':') else {
-            add(
-                "days_off",
-                format!("line {}: `{line}` is not like 2026-12-24: off", n + 1),
-            );
-            continue;
-        };
-        let rest = rest.trim();
-        let spans = if rest.eq_ignore_ascii_case("off") || rest.is_empty() {
-            Ok(Vec::new())
-        } else {
-            parse_spans(rest)
-        };
-        match spans {
-            Ok(s) => {
-                overrides.insert(date.trim().to_owned(), s);
-            }
-            Err(e) => add("days_off", format!("line {}: {e}", n + 1)),
-        }
-    }
-    match DateOverrides::parse(&overrides) {
-        Ok(o) => agent.overrides = o,
-        Err((date, e)) => add("days_off", format!("{date}: {e}")),
-    }
-    let (subject, text) = (form.subject.trim(), form.body.trim());
-    let mut p = Problems::default();
-    let invitation = crate::http::admin::invitation::checked(
-        &app,
-        (!subject.is_empty()).then_some(subject),
-        (!text.is_empty()).then_some(text),
-        &mut p,
-    );
-    for (k, m) in p.into_pairs() {
-        add(&k, m);
-    }
-    if !errors.is_empty() {
-        return agent_page(
-            &app,
-            &token,
-            &agent,
-            form,
-            errors,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let saved = async {
-        app.store.update_agent(&agent, None).await?;
-        app.store
-            .set_invitation(agent.id, invitation.flatten().as_ref())
-            .await
-    }
-    .await;
-    if let Err(e) = saved {
-        tracing::error!(error = %e, "agent settings not saved");
-        return internal();
-    }
-    let Ok(Some(agent)) = app.store.agent(agent.id).await else {
-        return internal();
+    // An empty subject and body: the bundled invitation.
+    let given = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+    let input = AgentPageSettings {
+        page: AgentPageInput {
+            timezone: form.timezone.clone(),
+            hours: form.hours.clone(),
+            days_off: form.days_off.clone(),
+        },
+        subject: given(&form.subject),
+        body: given(&form.body),
     };
-    let form = form_of(&agent);
-    agent_page(
-        &app,
-        &token,
-        &agent,
-        form,
-        HashMap::new(),
-        Some("Saved."),
-        StatusCode::OK,
-    )
-    .await
+    match save_agent_settings(&app, agent.id, &input).await {
+        Ok(saved) => {
+            let form = form_of(&saved);
+            agent_page(
+                &app,
+                &token,
+                &saved,
+                form,
+                HashMap::new(),
+                Some("Saved."),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(SaveAgentSettingsError::Invalid(problems)) => {
+            let mut errors: HashMap<String, Vec<String>> = HashMap::new();
+            for (field, message) in problems {
+                let (key, message) = on_page(field, message);
+                errors.entry(key).or_default().push(message);
+            }
+            agent_page(
+                &app,
+                &token,
+                &agent,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(SaveAgentSettingsError::NotFound) => refused(&ConnectError::RetiredLink),
+        Err(SaveAgentSettingsError::Store(e)) => {
+            tracing::error!(error = %e, "agent settings not saved");
+            internal()
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

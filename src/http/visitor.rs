@@ -88,7 +88,7 @@ fn expired(end: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 /// first: a forged link learns nothing, not even whether its meeting is long over.
 async fn open(app: &App, id: &str, token: &str) -> Result<(Meeting, Agent), Closed> {
     let id = Uuid::parse_str(id).map_err(|_| Closed::NotValid)?;
-    if !verify(&app.config.secret_key, id, token) {
+    if !verify(&app.keys, &app.config.secret_key, id, token) {
         return Err(Closed::NotValid);
     }
     let m = app
@@ -166,7 +166,7 @@ async fn page(
         title => if booked { "Your meeting" } else { "Meeting cancelled" },
         notice => notice,
         problem => problem,
-        base => format!("/m/{}/{}", m.id, crate::usecase::visitor::token(&app.config.secret_key, m.id)),
+        base => format!("/m/{}/{}", m.id, crate::usecase::visitor::token(app.keys.visitor_link(), m.id)),
         meeting => context! {
             agent_name => agent.name,
             when => label(m.start, tz),

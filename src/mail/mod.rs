@@ -1,42 +1,57 @@
-//! Email: invitation rendering (`render`), the ICS writer (`ics`) and the transport — real SMTP
-//! (`RONDO_SMTP_URL`: `smtp://` plain, `?tls=required` STARTTLS, `smtps://` implicit TLS, with credentials in
-//! the URL) or, when unset, `.eml` files in `RONDO_MAIL_DIR`.
+//! Email: invitation rendering (`render`), the ICS writer (`ics`), and the outbound port `MailSender` (beside
+//! `calendar::CalendarProvider` and `outbox::webhook_sender::WebhookSender`) with its one adapter,
+//! `LettreMailer` — real SMTP (`RONDO_SMTP_URL`: `smtp://` plain, `?tls=required` STARTTLS, `smtps://`
+//! implicit TLS, with credentials in the URL) or, when unset, `.eml` files in `RONDO_MAIL_DIR`.
 
 pub mod ics;
 pub mod render;
 pub mod sandbox;
 
-use lettre::message::Mailbox;
+use async_trait::async_trait;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// The mail port: hands one finished message to whatever delivers it. The outbox's email job is its caller;
+/// it retries a `Transient` failure on its schedule and parks a `Permanent` one as dead at once.
+#[async_trait]
+pub trait MailSender: Send + Sync {
+    async fn send(&self, message: Message) -> Result<(), SendError>;
+}
+
+/// A send that failed, and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The server was unreachable or busy, or the mail directory could not be written: worth trying again.
+    #[error("{0}")]
+    Transient(String),
+    /// The server refused the message for good (a 5xx answer): the same message will fail the same way.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient(_))
+    }
+}
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>, std::path::PathBuf),
 }
 
-pub struct Mailer {
+/// The `MailSender` of production and dev: lettre over SMTP, or `.eml` files when no SMTP URL is set.
+pub struct LettreMailer {
     transport: Transport,
-    pub from: Mailbox,
-    pub templates: minijinja::Environment<'static>,
 }
 
-/// A send that failed: `transient` ones are worth trying again.
-#[derive(Debug)]
-pub struct SendError {
-    pub transient: bool,
-    pub message: String,
-}
-
-impl Mailer {
+impl LettreMailer {
     /// `ca_file`: a PEM file of extra root certificates to trust for the SMTP server's TLS (a private
     /// relay's own CA), besides the usual public roots.
     pub fn new(
         smtp_url: Option<&str>,
         ca_file: Option<&str>,
         mail_dir: &str,
-        from: &str,
     ) -> Result<Self, String> {
-        let from: Mailbox = from.parse().map_err(|e| format!("RONDO_MAIL_FROM: {e}"))?;
         let transport = match smtp_url {
             Some(url) => {
                 let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -52,30 +67,30 @@ impl Mailer {
                 Transport::Files(AsyncFileTransport::new(&dir), dir)
             }
         };
-        Ok(Self {
-            transport,
-            from,
-            templates: render::environment(),
-        })
+        Ok(Self { transport })
     }
+}
 
-    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+#[async_trait]
+impl MailSender for LettreMailer {
+    async fn send(&self, message: Message) -> Result<(), SendError> {
         match &self.transport {
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
-                transient: !e.is_permanent(),
-                message: format!("SMTP: {e}"),
+            Transport::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| {
+                let message = format!("SMTP: {e}");
+                if e.is_permanent() {
+                    SendError::Permanent(message)
+                } else {
+                    SendError::Transient(message)
+                }
             }),
             Transport::Files(t, dir) => {
-                tokio::fs::create_dir_all(dir)
+                tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                    SendError::Transient(format!("mail dir {}: {e}", dir.display()))
+                })?;
+                t.send(message)
                     .await
-                    .map_err(|e| SendError {
-                        transient: true,
-                        message: format!("mail dir {}: {e}", dir.display()),
-                    })?;
-                t.send(message).await.map(|_| ()).map_err(|e| SendError {
-                    transient: true,
-                    message: format!("writing .eml: {e}"),
-                })
+                    .map(|_| ())
+                    .map_err(|e| SendError::Transient(format!("writing .eml: {e}")))
             }
         }
     }
@@ -123,16 +138,40 @@ mod tests {
         let ca = dir.path().join("ca.pem");
         std::fs::write(&ca, cert.cert.pem()).unwrap();
         let ca = ca.display().to_string();
-        let from = "rondo <no-reply@localhost>";
-        let plain = Mailer::new(Some("smtp://localhost:2525"), Some(&ca), "mail", from);
+        let plain = LettreMailer::new(Some("smtp://localhost:2525"), Some(&ca), "mail");
         assert!(plain.err().unwrap().contains("RONDO_SMTP_CA_FILE"));
-        assert!(Mailer::new(Some("smtps://localhost:465"), Some(&ca), "mail", from).is_ok());
-        assert!(Mailer::new(
-            Some("smtp://localhost:587?tls=required"),
-            Some(&ca),
-            "mail",
-            from
-        )
-        .is_ok());
+        assert!(LettreMailer::new(Some("smtps://localhost:465"), Some(&ca), "mail").is_ok());
+        assert!(
+            LettreMailer::new(Some("smtp://localhost:587?tls=required"), Some(&ca), "mail").is_ok()
+        );
+    }
+
+    fn message() -> Message {
+        Message::builder()
+            .from("rondo <no-reply@localhost>".parse().unwrap())
+            .to("vera@example.org".parse().unwrap())
+            .subject("Your meeting")
+            .body("See you then".to_owned())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_smtp_a_message_is_filed_and_an_unwritable_directory_is_transient() {
+        let dir = tempfile::tempdir().unwrap();
+        let mail_dir = dir.path().join("mail");
+        let files = LettreMailer::new(None, None, mail_dir.to_str().unwrap()).unwrap();
+        files.send(message()).await.unwrap();
+        let filed: Vec<_> = std::fs::read_dir(&mail_dir).unwrap().collect();
+        assert_eq!(filed.len(), 1);
+        let text = std::fs::read_to_string(filed[0].as_ref().unwrap().path()).unwrap();
+        assert!(text.contains("Subject: Your meeting"), "{text}");
+
+        // The mail directory's parent is a file: the directory cannot be made (until someone fixes it).
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, "x").unwrap();
+        let stuck = LettreMailer::new(None, None, blocker.join("mail").to_str().unwrap()).unwrap();
+        let err = stuck.send(message()).await.unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        assert!(err.to_string().starts_with("mail dir "), "{err}");
     }
 }

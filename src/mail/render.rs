@@ -10,6 +10,7 @@ use minijinja::{context, Environment};
 use super::ics::{self, IcsEvent};
 use super::sandbox;
 use crate::domain::model::{Agent, Invitation, Meeting};
+use crate::domain::settings::{Field, FieldErrors};
 
 /// The variables invitation templates may use (documented in README).
 pub const VARIABLES: [&str; 12] = [
@@ -141,6 +142,42 @@ pub fn check_template(env: &Environment, source: &str, is_body: bool) -> Result<
         }
     }
     Ok(())
+}
+
+/// Longest subject and body template an agent may save, in characters.
+const MAX_SUBJECT_CHARS: usize = 500;
+const MAX_BODY_CHARS: usize = 20_000;
+
+/// An agent's invitation text as sent: a subject and a body, each within its length and passing
+/// `check_template`; or neither, for the bundled templates (`Ok(None)`). Problems name `subject` or `body`.
+pub fn check_invitation(
+    env: &Environment,
+    subject: Option<&str>,
+    body: Option<&str>,
+) -> Result<Option<Invitation>, FieldErrors> {
+    let both = "give both subject and body (or neither, for the defaults)";
+    match (subject, body) {
+        (None, None) => Ok(None),
+        (Some(subject), Some(body)) => {
+            let mut errors = FieldErrors::default();
+            for (field, source, max) in [
+                (Field::Subject, subject, MAX_SUBJECT_CHARS),
+                (Field::Body, body, MAX_BODY_CHARS),
+            ] {
+                if source.trim().is_empty() || source.chars().count() > max {
+                    errors.add(field, format!("must be 1 to {max} characters"));
+                } else if let Err(e) = check_template(env, source, field == Field::Body) {
+                    errors.add(field, e);
+                }
+            }
+            errors.or_ok(Some(Invitation {
+                subject: subject.to_owned(),
+                body: body.to_owned(),
+            }))
+        }
+        (None, Some(_)) => Err(FieldErrors::one(Field::Subject, both)),
+        (Some(_), None) => Err(FieldErrors::one(Field::Body, both)),
+    }
 }
 
 /// Example values for previews.
@@ -407,4 +444,65 @@ pub fn meeting_email(
                         .body(calendar),
                 ),
         )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invitation_text_is_both_parts_or_neither() {
+        let env = environment();
+        assert_eq!(check_invitation(&env, None, None), Ok(None));
+        let saved = check_invitation(
+            &env,
+            Some("Hi {{ visitor_name }}"),
+            Some("See you {{ date }}."),
+        );
+        assert_eq!(
+            saved,
+            Ok(Some(Invitation {
+                subject: "Hi {{ visitor_name }}".into(),
+                body: "See you {{ date }}.".into(),
+            }))
+        );
+        let only_body = check_invitation(&env, None, Some("Hello")).unwrap_err();
+        assert_eq!(
+            only_body.to_string(),
+            "subject: give both subject and body (or neither, for the defaults)"
+        );
+        let only_subject = check_invitation(&env, Some("Hello"), None).unwrap_err();
+        assert_eq!(
+            only_subject
+                .iter()
+                .map(|(f, _)| f.clone())
+                .collect::<Vec<_>>(),
+            [Field::Body]
+        );
+    }
+
+    #[test]
+    fn each_part_at_fault_is_named_with_why() {
+        let env = environment();
+        let long = "x".repeat(501);
+        let e = check_invitation(&env, Some(&long), Some("Hi\n{{ visitor_nam }}")).unwrap_err();
+        let got: Vec<(Field, String)> = e.into_iter().collect();
+        assert_eq!(
+            got[0],
+            (Field::Subject, "must be 1 to 500 characters".into())
+        );
+        assert_eq!(got[1].0, Field::Body);
+        assert!(
+            got[1]
+                .1
+                .starts_with("line 2: unknown variable `visitor_nam`"),
+            "{}",
+            got[1].1
+        );
+        let e = check_invitation(&env, Some(" "), Some(&"x".repeat(20_001))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "subject: must be 1 to 500 characters; body: must be 1 to 20000 characters"
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! The email job: sends the visitor the invitation, update or cancellation for one version of a meeting.
-//! Its target names the meeting, the kind and the meeting's calendar version, so the Message-ID (and the
+//! `Job::Email` names the meeting, the kind and the meeting's calendar version, so the Message-ID (and the
 //! ICS SEQUENCE) is the same on every retry. An update superseded by a later change before it went out is
 //! dropped (the later email says what holds); an invitation is dropped only if the meeting was cancelled.
 
@@ -7,32 +7,31 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::mail::render::{meeting_email, MailKind};
+use crate::mail::SendError;
 
-/// The job that sends one email of a meeting.
+/// The stored kind of `Job::Email` (store/jobs.rs encodes jobs): used by usecase/booking.rs until it moves
+/// to typed jobs.
 pub const EMAIL_SEND: &str = "email.send";
 
+/// The stored target of `Job::Email`, in store/jobs.rs's encoding: used by usecase/booking.rs until it moves
+/// to typed jobs.
 pub fn target(meeting: Uuid, kind: MailKind, version: i64) -> String {
     format!("{meeting}:{}:{version}", kind.as_str())
-}
-
-fn parse_target(t: &str) -> Option<(Uuid, MailKind, i64)> {
-    let mut parts = t.split(':');
-    let meeting = Uuid::parse_str(parts.next()?).ok()?;
-    let kind = MailKind::parse(parts.next()?)?;
-    let version = parts.next()?.parse().ok()?;
-    Some((meeting, kind, version))
 }
 
 pub enum Sent {
     Sent,
     Superseded,
-    Failed { error: String, transient: bool },
+    Failed(SendError),
 }
 
-pub async fn send(app: &App, target: Option<&str>) -> anyhow::Result<Sent> {
-    let (meeting_id, kind, version) = target
-        .and_then(parse_target)
-        .ok_or_else(|| anyhow::anyhow!("email job with a bad target: {target:?}"))?;
+/// Sends the `kind` email of the meeting's calendar `version`, unless a later change superseded it.
+pub async fn send(
+    app: &App,
+    meeting_id: Uuid,
+    kind: MailKind,
+    version: i64,
+) -> anyhow::Result<Sent> {
     let Some(m) = app.store.meeting(meeting_id).await? else {
         return Ok(Sent::Superseded);
     };
@@ -49,23 +48,19 @@ pub async fn send(app: &App, target: Option<&str>) -> anyhow::Result<Sent> {
         .await?
         .pop()
         .ok_or_else(|| anyhow::anyhow!("agent {} not found", m.agent_id))?;
-    let mailer = &app.mailer;
     let manage = crate::usecase::visitor::manage_url(&app.config, m.id);
     let message = meeting_email(
-        &mailer.templates,
+        &app.templates,
         &m,
         &agent,
         kind,
         version,
-        &mailer.from,
+        &app.mail_from,
         &manage,
         app.now(),
     )?;
-    Ok(match mailer.send(message).await {
+    Ok(match app.mailer.send(message).await {
         Ok(()) => Sent::Sent,
-        Err(e) => Sent::Failed {
-            error: e.message,
-            transient: e.transient,
-        },
+        Err(e) => Sent::Failed(e),
     })
 }

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod email;
 pub mod schedule;
 pub mod webhook;
+pub mod webhook_sender;
 
 use std::time::Duration as StdDuration;
 
@@ -15,10 +16,35 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::calendar::CalendarError;
+use crate::mail::render::MailKind;
 use crate::store::JobRow;
 use calendar::{sync_meeting_calendar, SyncError};
 
-/// The job that brings a meeting's calendar event in line with the meeting.
+/// An effect a change owes, as the worker runs it. Only `store/jobs.rs` knows how a job is stored (its
+/// `kind`, `meeting_id` and `target` columns); everything else speaks `Job`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Bring the meeting's calendar event in line with the meeting as it is when the job runs.
+    CalendarSync { meeting: Uuid },
+    /// Send the visitor the email of this kind for this calendar version of the meeting (the version keeps
+    /// the Message-ID and the ICS SEQUENCE the same on every retry).
+    Email {
+        meeting: Uuid,
+        kind: MailKind,
+        version: i64,
+    },
+    /// Make one attempt at this webhook delivery (`webhook_deliveries.id`).
+    WebhookDelivery { delivery: Uuid },
+}
+
+/// A stored job this build cannot read (an unknown kind, or a meeting or target that does not parse): the
+/// worker parks it as dead with this message instead of running it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnreadableJob(pub String);
+
+/// The stored kind of `Job::CalendarSync` (store/jobs.rs encodes jobs): used by usecase/booking.rs until it
+/// moves to typed jobs.
 pub const CALENDAR_SYNC: &str = "calendar.sync";
 /// Jobs claimed per round: few, so a round of slow jobs ends well inside its claim.
 const BATCH: u32 = 4;
@@ -36,9 +62,13 @@ enum Outcome {
     GiveUp(String),
 }
 
-async fn run_job(app: &App, job: &JobRow) -> Outcome {
-    match (job.kind.as_str(), job.meeting_id) {
-        (CALENDAR_SYNC, Some(meeting)) => match sync_meeting_calendar(app, meeting).await {
+async fn run_job(app: &App, row: &JobRow) -> Outcome {
+    let job = match &row.job {
+        Ok(job) => *job,
+        Err(unreadable) => return Outcome::GiveUp(unreadable.to_string()),
+    };
+    match job {
+        Job::CalendarSync { meeting } => match sync_meeting_calendar(app, meeting).await {
             Ok(()) => Outcome::Done,
             Err(SyncError::Calendar(CalendarError::Transient {
                 message,
@@ -59,38 +89,37 @@ async fn run_job(app: &App, job: &JobRow) -> Outcome {
                 retry_after: None,
             },
         },
-        (webhook::WEBHOOK_DELIVER, _) => match webhook::deliver(app, job).await {
-            Ok(webhook::Delivery::Delivered) => Outcome::Done,
-            // Nothing left to try (endpoint gone): the delivery row says why.
-            Ok(webhook::Delivery::Dropped(_)) => Outcome::Done,
-            Ok(webhook::Delivery::Failed { error, retry_after }) => {
-                Outcome::Retry { error, retry_after }
+        Job::WebhookDelivery { delivery } => {
+            match webhook::deliver(app, delivery, row.attempts).await {
+                Ok(webhook::Delivery::Delivered) => Outcome::Done,
+                // Nothing left to try (endpoint gone): the delivery row says why.
+                Ok(webhook::Delivery::Dropped(_)) => Outcome::Done,
+                Ok(webhook::Delivery::Failed { error, retry_after }) => {
+                    Outcome::Retry { error, retry_after }
+                }
+                Err(e) => Outcome::Retry {
+                    error: e.to_string(),
+                    retry_after: None,
+                },
             }
-            Err(e) => Outcome::Retry {
-                error: e.to_string(),
-                retry_after: None,
-            },
-        },
-        (email::EMAIL_SEND, _) => match email::send(app, job.target.as_deref()).await {
+        }
+        Job::Email {
+            meeting,
+            kind,
+            version,
+        } => match email::send(app, meeting, kind, version).await {
             Ok(email::Sent::Sent | email::Sent::Superseded) => Outcome::Done,
-            Ok(email::Sent::Failed {
-                error,
-                transient: true,
-            }) => Outcome::Retry {
-                error,
+            Ok(email::Sent::Failed(e)) if e.is_transient() => Outcome::Retry {
+                error: e.to_string(),
                 retry_after: None,
             },
-            Ok(email::Sent::Failed {
-                error,
-                transient: false,
-            }) => Outcome::GiveUp(error),
-            // A database hiccup: try again (a bad target ends as dead after the schedule).
+            Ok(email::Sent::Failed(e)) => Outcome::GiveUp(e.to_string()),
+            // A database hiccup: try again.
             Err(e) => Outcome::Retry {
                 error: e.to_string(),
                 retry_after: None,
             },
         },
-        (kind, _) => Outcome::GiveUp(format!("unknown job kind `{kind}`")),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Webhook deliveries, signed per Standard Webhooks (PROVIDERS.md): `webhook-id` (stable per event, so
 //! retries reuse it), `webhook-timestamp`, and `webhook-signature: v1,<base64 HMAC-SHA256 of
 //! "{id}.{timestamp}.{body}">` keyed by the base64-decoded part of the endpoint's `whsec_` secret.
-//! 2xx is delivered; 410 disables the endpoint; anything else is tried again on the outbox schedule.
+//! 2xx is delivered; 410 disables the endpoint; anything else is tried again on the outbox schedule. The
+//! POST itself goes through the `WebhookSender` port (`webhook_sender`), whose adapter uses `client` below.
 //!
 //! Unless `RONDO_WEBHOOK_ALLOW_PRIVATE` is on (dev), a delivery connects only to addresses
 //! `domain::destination` allows: an IP-literal host is checked before sending, and names go through
@@ -21,11 +22,13 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::schedule;
+use super::webhook_sender::SignedDelivery;
 use crate::app::App;
 use crate::domain::destination::is_forbidden_destination;
-use crate::store::{ActivityRow, JobRow};
+use crate::store::ActivityRow;
 
-/// The job that delivers one activity to one endpoint.
+/// The stored kind of `Job::WebhookDelivery` (store/jobs.rs encodes jobs): used by usecase/booking.rs until
+/// it moves to typed jobs.
 pub const WEBHOOK_DELIVER: &str = "webhook.deliver";
 /// A delivery that has not answered by then counts as failed (and is tried again).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -154,7 +157,7 @@ pub fn client(allow_private: bool) -> reqwest::Result<reqwest::Client> {
 
 /// Refuses a URL whose host is an internal IP literal. Names are left to the resolver (at delivery) or to
 /// `check_destination` (at creation): reqwest connects to an IP literal without resolving it.
-fn check_literal(url: &reqwest::Url) -> Result<(), DestinationRefused> {
+pub(super) fn check_literal(url: &reqwest::Url) -> Result<(), DestinationRefused> {
     let ip = match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
@@ -190,7 +193,7 @@ pub async fn check_destination(url: &reqwest::Url) -> Result<(), DestinationRefu
 
 /// Why a send failed, in words that never include the URL: reqwest's own message names the full URL
 /// (query and userinfo too), so the error is stripped of it and its causes are spelled out instead.
-fn send_error(e: reqwest::Error, endpoint_url: &str) -> String {
+pub(super) fn send_error(e: reqwest::Error, endpoint_url: &str) -> String {
     if e.is_timeout() {
         return "timed out".to_owned();
     }
@@ -264,7 +267,7 @@ pub enum Delivery {
     Dropped(String),
 }
 
-fn retry_after(r: &reqwest::Response) -> Option<Duration> {
+pub(super) fn retry_after(r: &reqwest::Response) -> Option<Duration> {
     crate::calendar::retry_after_header(
         r.headers()
             .get(reqwest::header::RETRY_AFTER)?
@@ -273,13 +276,9 @@ fn retry_after(r: &reqwest::Response) -> Option<Duration> {
     )
 }
 
-/// Makes one attempt of the delivery the job names, and records its outcome on the delivery.
-pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
-    let id = job
-        .target
-        .as_deref()
-        .and_then(|t| Uuid::parse_str(t).ok())
-        .ok_or_else(|| anyhow::anyhow!("webhook job without a delivery id"))?;
+/// Makes one attempt of the delivery (`attempts`: the job's tries so far, this one included), and records
+/// its outcome on the delivery.
+pub async fn deliver(app: &App, id: Uuid, attempts: u32) -> anyhow::Result<Delivery> {
     let Some(delivery) = app.store.delivery(id).await? else {
         return Ok(Delivery::Dropped("delivery not found".into()));
     };
@@ -309,7 +308,7 @@ pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
         .map_err(|e| anyhow::anyhow!("endpoint {}: {e}", endpoint.id))?;
     let signature = sign(&secret, &msg_id, timestamp, &body)
         .ok_or_else(|| anyhow::anyhow!("endpoint {} has an unusable secret", endpoint.id))?;
-    let last_try = schedule::next_delay(job.attempts, None, 0.0).is_none();
+    let last_try = schedule::next_delay(attempts, None, 0.0).is_none();
     let failed = |code: Option<u16>, error: String, after: Option<Duration>| async move {
         let status = if last_try { "dead" } else { "failed" };
         app.store
@@ -320,36 +319,29 @@ pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
             retry_after: after,
         })
     };
-    // The client's resolver checks names; an IP literal is connected to as is, so it is checked here. A
-    // refused destination fails like an unreachable one and is retried on the schedule: the endpoint's
+    // A refused destination fails like an unreachable one and is retried on the schedule: the endpoint's
     // name may come to resolve elsewhere, or an operator may allow private destinations.
-    if !app.config.webhook_allow_private {
-        if let Some(refused) = reqwest::Url::parse(&endpoint.url)
-            .ok()
-            .and_then(|url| check_literal(&url).err())
-        {
-            return failed(None, refused.to_string(), None).await;
-        }
-    }
     let sent = app
-        .http
-        .post(&endpoint.url)
-        .timeout(TIMEOUT)
-        .header("content-type", "application/json")
-        .header("webhook-id", &msg_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
+        .webhooks
+        .post(SignedDelivery {
+            url: endpoint.url.clone(),
+            headers: vec![
+                ("content-type", "application/json".to_owned()),
+                ("webhook-id", msg_id),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", signature),
+            ],
+            body,
+        })
         .await;
     match sent {
-        Ok(r) if r.status().is_success() => {
+        Ok(answer) if (200..300).contains(&answer.status) => {
             app.store
-                .record_delivery(id, "delivered", Some(r.status().as_u16()), None, now)
+                .record_delivery(id, "delivered", Some(answer.status), None, now)
                 .await?;
             Ok(Delivery::Delivered)
         }
-        Ok(r) if r.status() == reqwest::StatusCode::GONE => {
+        Ok(answer) if answer.status == 410 => {
             let why = "the endpoint answered 410 Gone: disabled";
             app.store.disable_endpoint(endpoint.id, why, now).await?;
             app.store
@@ -357,16 +349,16 @@ pub async fn deliver(app: &App, job: &JobRow) -> anyhow::Result<Delivery> {
                 .await?;
             Ok(Delivery::Dropped(why.into()))
         }
-        Ok(r) => {
-            let code = r.status().as_u16();
+        Ok(answer) => {
+            let code = answer.status;
             failed(
                 Some(code),
                 format!("the endpoint answered {code}"),
-                retry_after(&r),
+                answer.retry_after,
             )
             .await
         }
-        Err(e) => failed(None, send_error(e, &endpoint.url), None).await,
+        Err(e) => failed(None, e.to_string(), None).await,
     }
 }
 

@@ -1,14 +1,19 @@
 //! Agents and their team memberships.
 
+use sqlx::{SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
-use super::{map_unique, rows, to_secs, Store, StoreResult, Tx};
-use crate::domain::model::Agent;
+use super::{map_unique, rows, to_secs, Store, StoreResult};
+use crate::domain::model::{Agent, Invitation};
 
 impl Store {
-    /// Inserts the agent and appends it to the end of each team's queue, in one transaction.
-    pub async fn insert_agent(&self, agent: &Agent, team_ids: &[Uuid]) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
+    /// Inserts the agent and appends it to the end of each team's queue; an email in use is `Duplicate`.
+    pub async fn insert_agent_in(
+        &self,
+        tx: &mut SqliteConnection,
+        agent: &Agent,
+        team_ids: &[Uuid],
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO agents (id, name, email, timezone, weekly_hours, date_overrides, paused, calendar, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -25,15 +30,17 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
-        self.set_memberships_in(&mut tx, agent.id, team_ids).await?;
-        self.commit(tx).await?;
-        Ok(())
+        self.set_memberships_in(tx, agent.id, team_ids).await
     }
 
-    /// Writes the agent's own fields back (not its calendar: connections own that), and (when given) its
-    /// team memberships.
-    pub async fn update_agent(&self, agent: &Agent, team_ids: Option<&[Uuid]>) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
+    /// Writes the agent's own fields back (not its calendar: connections own that, nor its invitation
+    /// text), and (when given) its team memberships. An email in use is `Duplicate`.
+    pub async fn update_agent_in(
+        &self,
+        tx: &mut SqliteConnection,
+        agent: &Agent,
+        team_ids: Option<&[Uuid]>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE agents SET name = ?, email = ?, timezone = ?, weekly_hours = ?, date_overrides = ?, \
              paused = ? WHERE id = ? AND deleted_at IS NULL",
@@ -49,9 +56,8 @@ impl Store {
         .await
         .map_err(map_unique)?;
         if let Some(team_ids) = team_ids {
-            self.set_memberships_in(&mut tx, agent.id, team_ids).await?;
+            self.set_memberships_in(tx, agent.id, team_ids).await?;
         }
-        self.commit(tx).await?;
         Ok(())
     }
 
@@ -60,7 +66,7 @@ impl Store {
     /// on with the agent after the one leaving, as if it had never been there.
     async fn hand_back_pointer_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut SqliteConnection,
         agent: Uuid,
         team: Option<&str>,
     ) -> StoreResult<()> {
@@ -81,7 +87,7 @@ impl Store {
         .bind(agent.to_string())
         .bind(team)
         .bind(team)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(())
     }
@@ -89,7 +95,7 @@ impl Store {
     /// Keeps memberships in teams still listed (and their positions); joins new teams at the queue's end.
     async fn set_memberships_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut SqliteConnection,
         agent: Uuid,
         team_ids: &[Uuid],
     ) -> StoreResult<()> {
@@ -97,7 +103,7 @@ impl Store {
         let current: Vec<String> =
             sqlx::query_scalar("SELECT team_id FROM team_members WHERE agent_id = ?")
                 .bind(&agent_s)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *tx)
                 .await?;
         for team in &current {
             if !team_ids.iter().any(|t| &t.to_string() == team) {
@@ -105,7 +111,7 @@ impl Store {
                 sqlx::query("DELETE FROM team_members WHERE agent_id = ? AND team_id = ?")
                     .bind(&agent_s)
                     .bind(team)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
             }
         }
@@ -120,31 +126,37 @@ impl Store {
             )
             .bind(&team)
             .bind(&agent_s)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         Ok(())
     }
 
     pub async fn agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
-        let row = sqlx::query("SELECT * FROM agents WHERE id = ? AND deleted_at IS NULL")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(rows::agent).transpose()
+        live_agent(&self.read, id).await
+    }
+
+    /// The (live) agent as it is inside a write transaction.
+    pub async fn agent_in(
+        &self,
+        tx: &mut SqliteConnection,
+        id: Uuid,
+    ) -> StoreResult<Option<Agent>> {
+        live_agent(&mut *tx, id).await
     }
 
     /// Sets (or, with None, clears) the agent's own invitation text.
-    pub async fn set_invitation(
+    pub async fn set_invitation_in(
         &self,
+        tx: &mut SqliteConnection,
         id: Uuid,
-        invitation: Option<&crate::domain::model::Invitation>,
+        invitation: Option<&Invitation>,
     ) -> StoreResult<()> {
         sqlx::query("UPDATE agents SET invitation_subject = ?, invitation_body = ? WHERE id = ?")
             .bind(invitation.map(|i| i.subject.as_str()))
             .bind(invitation.map(|i| i.body.as_str()))
             .bind(id.to_string())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
         Ok(())
     }
@@ -181,14 +193,15 @@ impl Store {
         .await?)
     }
 
-    /// Marks the agent deleted and takes it out of every queue; its meetings stay for reporting.
-    pub async fn delete_agent(
+    /// Marks the agent deleted and takes it out of every queue; its meetings stay for reporting. False: no
+    /// such live agent (and nothing changed).
+    pub async fn delete_agent_in(
         &self,
+        tx: &mut SqliteConnection,
         id: Uuid,
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        self.hand_back_pointer_in(&mut tx, id, None).await?;
+        self.hand_back_pointer_in(tx, id, None).await?;
         let done =
             sqlx::query("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
                 .bind(to_secs(now))
@@ -199,9 +212,16 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        self.commit(tx).await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+async fn live_agent<'e>(db: impl SqliteExecutor<'e>, id: Uuid) -> StoreResult<Option<Agent>> {
+    let row = sqlx::query("SELECT * FROM agents WHERE id = ? AND deleted_at IS NULL")
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(rows::agent).transpose()
 }
 
 struct AgentRow(super::StoreResult<Agent>);

@@ -1,19 +1,34 @@
 //! Durable jobs (the outbox): inserted inside the transaction of the change they follow up on, claimed by
 //! workers with a lease (`locked_until`), never by holding a lock during the provider call.
+//!
+//! This is the one place that knows how an `outbox::Job` is stored: a `kind` string, a `meeting_id` and a
+//! `target` (`encode`, `decode`). The stored forms are those rondo has always written, so existing
+//! databases keep working; a row that does not decode is handed to the worker as an `UnreadableJob`, which
+//! parks it as dead with the reason. (The `outbox` constants and `outbox::email::target` that
+//! usecase/booking.rs still uses repeat the forms; a test here holds them to it.)
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Store, StoreResult, Tx};
+use super::{from_secs, rows, to_secs, Store, StoreError, StoreResult, Tx};
+use crate::mail::render::MailKind;
+use crate::outbox::{Job, UnreadableJob};
+
+const CALENDAR_SYNC: &str = "calendar.sync";
+const EMAIL_SEND: &str = "email.send";
+const WEBHOOK_DELIVER: &str = "webhook.deliver";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
     pub id: Uuid,
+    /// What to do, decoded from the row's kind, meeting and target.
+    pub job: Result<Job, UnreadableJob>,
+    /// The kind as stored (`calendar.sync`, `email.send`, `webhook.deliver`): what admins and metrics see,
+    /// for unreadable rows too.
     pub kind: String,
+    /// The meeting column as stored, for admins.
     pub meeting_id: Option<Uuid>,
-    /// What the job acts on when it is not a meeting (a webhook delivery's id).
-    pub target: Option<String>,
     pub status: String,
     /// The end of the claim this row was read under: settling a job checks the claim is still this one.
     pub locked_until: Option<i64>,
@@ -24,13 +39,70 @@ pub struct JobRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How a job is stored: its kind, its meeting (when it acts on one) and its target (what else it names).
+pub(crate) fn encode(job: &Job) -> (&'static str, Option<Uuid>, Option<String>) {
+    match *job {
+        Job::CalendarSync { meeting } => (CALENDAR_SYNC, Some(meeting), None),
+        Job::Email {
+            meeting,
+            kind,
+            version,
+        } => (
+            EMAIL_SEND,
+            Some(meeting),
+            Some(format!("{meeting}:{}:{version}", kind.as_str())),
+        ),
+        Job::WebhookDelivery { delivery } => (WEBHOOK_DELIVER, None, Some(delivery.to_string())),
+    }
+}
+
+/// The job a stored row describes. Reads what the worker has always read: a calendar sync's meeting
+/// column, an email's target (`{meeting}:{kind}:{version}`), a webhook delivery's target (its id).
+fn decode(kind: &str, meeting: Option<&str>, target: Option<&str>) -> Result<Job, UnreadableJob> {
+    let unreadable = |column: &str, value: Option<&str>, expected: &str| {
+        UnreadableJob(match value {
+            None => format!("unreadable `{kind}` job: no {column}"),
+            Some(v) => format!("unreadable `{kind}` job: {column} {v:?} is not {expected}"),
+        })
+    };
+    match kind {
+        CALENDAR_SYNC => meeting
+            .and_then(|m| Uuid::parse_str(m).ok())
+            .map(|meeting| Job::CalendarSync { meeting })
+            .ok_or_else(|| unreadable("meeting", meeting, "a meeting id")),
+        EMAIL_SEND => target
+            .and_then(email_target)
+            .ok_or_else(|| unreadable("target", target, "`{meeting}:{kind}:{version}`")),
+        WEBHOOK_DELIVER => target
+            .and_then(|t| Uuid::parse_str(t).ok())
+            .map(|delivery| Job::WebhookDelivery { delivery })
+            .ok_or_else(|| unreadable("target", target, "a delivery id")),
+        other => Err(UnreadableJob(format!("unknown job kind `{other}`"))),
+    }
+}
+
+/// An email job's target: `{meeting}:{kind}:{version}`, nothing more.
+fn email_target(target: &str) -> Option<Job> {
+    let mut parts = target.split(':');
+    let meeting = Uuid::parse_str(parts.next()?).ok()?;
+    let kind = MailKind::parse(parts.next()?)?;
+    let version = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some(Job::Email {
+        meeting,
+        kind,
+        version,
+    })
+}
+
 fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
+    let kind: String = r.try_get("kind")?;
     let meeting: Option<String> = r.try_get("meeting_id")?;
+    let target: Option<String> = r.try_get("target")?;
     Ok(JobRow {
         id: rows::uuid(r, "id")?,
-        kind: r.try_get("kind")?,
+        job: decode(&kind, meeting.as_deref(), target.as_deref()),
+        kind,
         meeting_id: meeting.and_then(|m| Uuid::parse_str(&m).ok()),
-        target: r.try_get("target")?,
         status: r.try_get("status")?,
         locked_until: r.try_get("locked_until")?,
         attempts: r.try_get::<i64, _>("attempts")? as u32,
@@ -42,16 +114,15 @@ fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
 }
 
 impl Store {
-    /// A job acting on a meeting, or on some other `target` (a webhook delivery, an email's meeting version).
-    pub async fn insert_job_in(
+    /// Writes `job`, due at `run_at`, in the transaction of the change that owes it.
+    pub async fn insert_typed_job_in(
         &self,
         tx: &mut Tx,
-        kind: &str,
-        meeting_id: Option<Uuid>,
-        target: Option<&str>,
+        job: &Job,
         run_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Uuid> {
+        let (kind, meeting_id, target) = encode(job);
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
@@ -67,6 +138,24 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(id)
+    }
+
+    /// The old, stringly call: used by usecase/booking.rs until it moves to typed jobs (then this goes and
+    /// `insert_typed_job_in` takes its name). The strings are decoded into a `Job` and written by
+    /// `insert_typed_job_in`, so only `encode` ever writes a row; strings that name no job are refused.
+    pub async fn insert_job_in(
+        &self,
+        tx: &mut Tx,
+        kind: &str,
+        meeting_id: Option<Uuid>,
+        target: Option<&str>,
+        run_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Uuid> {
+        let meeting = meeting_id.map(|m| m.to_string());
+        let job = decode(kind, meeting.as_deref(), target)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.insert_typed_job_in(tx, &job, run_at, now).await
     }
 
     /// Claims up to `limit` due jobs for `lease`, counting the attempt; oldest due first.
@@ -193,5 +282,166 @@ impl Store {
             .fetch_all(&self.read)
             .await?;
         all.iter().map(job).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m() -> Uuid {
+        Uuid::parse_str("0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6071").unwrap()
+    }
+
+    fn decoded(stored: &(&str, Option<Uuid>, Option<String>)) -> Result<Job, UnreadableJob> {
+        let meeting = stored.1.map(|m| m.to_string());
+        decode(stored.0, meeting.as_deref(), stored.2.as_deref())
+    }
+
+    #[test]
+    fn jobs_are_stored_as_rondo_always_stored_them() {
+        let delivery = Uuid::from_u128(7);
+        assert_eq!(
+            encode(&Job::CalendarSync { meeting: m() }),
+            ("calendar.sync", Some(m()), None)
+        );
+        assert_eq!(
+            encode(&Job::Email {
+                meeting: m(),
+                kind: MailKind::Cancellation,
+                version: 3
+            }),
+            (
+                "email.send",
+                Some(m()),
+                Some("0193a3c4-5d6e-7f80-9a1b-2c3d4e5f6071:cancellation:3".to_owned())
+            )
+        );
+        assert_eq!(
+            encode(&Job::WebhookDelivery { delivery }),
+            (
+                "webhook.deliver",
+                None,
+                Some("00000000-0000-0000-0000-000000000007".to_owned())
+            )
+        );
+        // What usecase/booking.rs writes with the old constants is the same.
+        assert_eq!(crate::outbox::CALENDAR_SYNC, CALENDAR_SYNC);
+        assert_eq!(crate::outbox::email::EMAIL_SEND, EMAIL_SEND);
+        assert_eq!(crate::outbox::webhook::WEBHOOK_DELIVER, WEBHOOK_DELIVER);
+        assert_eq!(
+            Some(crate::outbox::email::target(m(), MailKind::Update, 2)),
+            encode(&Job::Email {
+                meeting: m(),
+                kind: MailKind::Update,
+                version: 2
+            })
+            .2
+        );
+    }
+
+    #[test]
+    fn every_job_decodes_to_itself() {
+        for job in [
+            Job::CalendarSync { meeting: m() },
+            Job::Email {
+                meeting: m(),
+                kind: MailKind::Invitation,
+                version: 1,
+            },
+            Job::Email {
+                meeting: m(),
+                kind: MailKind::Update,
+                version: 12,
+            },
+            Job::WebhookDelivery {
+                delivery: Uuid::now_v7(),
+            },
+        ] {
+            assert_eq!(decoded(&encode(&job)), Ok(job));
+        }
+        // Emails written before email jobs named their meeting in the meeting column too.
+        assert_eq!(
+            decode("email.send", None, Some(&format!("{}:invitation:1", m()))),
+            Ok(Job::Email {
+                meeting: m(),
+                kind: MailKind::Invitation,
+                version: 1
+            })
+        );
+    }
+
+    #[test]
+    fn rows_that_name_no_job_say_why() {
+        let id = m().to_string();
+        let email = "is not `{meeting}:{kind}:{version}`";
+        for (kind, meeting, target, why) in [
+            (
+                "calendar.sync",
+                None,
+                None,
+                "unreadable `calendar.sync` job: no meeting".to_owned(),
+            ),
+            (
+                "calendar.sync",
+                Some("nope"),
+                None,
+                r#"unreadable `calendar.sync` job: meeting "nope" is not a meeting id"#.to_owned(),
+            ),
+            (
+                "email.send",
+                Some(id.as_str()),
+                None,
+                "unreadable `email.send` job: no target".to_owned(),
+            ),
+            (
+                "email.send",
+                None,
+                Some("x:invitation:1"),
+                format!(r#"unreadable `email.send` job: target "x:invitation:1" {email}"#),
+            ),
+            (
+                "email.send",
+                None,
+                Some(&format!("{id}:reminder:1")),
+                format!(r#"unreadable `email.send` job: target "{id}:reminder:1" {email}"#),
+            ),
+            (
+                "email.send",
+                None,
+                Some(&format!("{id}:update:v2")),
+                format!(r#"unreadable `email.send` job: target "{id}:update:v2" {email}"#),
+            ),
+            (
+                "email.send",
+                None,
+                Some(&format!("{id}:update:2:9")),
+                format!(r#"unreadable `email.send` job: target "{id}:update:2:9" {email}"#),
+            ),
+            (
+                "webhook.deliver",
+                None,
+                Some("17"),
+                r#"unreadable `webhook.deliver` job: target "17" is not a delivery id"#.to_owned(),
+            ),
+            (
+                "webhook.deliver",
+                Some(id.as_str()),
+                None,
+                "unreadable `webhook.deliver` job: no target".to_owned(),
+            ),
+            (
+                "calendar.purge",
+                Some(id.as_str()),
+                None,
+                "unknown job kind `calendar.purge`".to_owned(),
+            ),
+        ] {
+            assert_eq!(
+                decode(kind, meeting, target),
+                Err(UnreadableJob(why)),
+                "{kind} {meeting:?} {target:?}"
+            );
+        }
     }
 }

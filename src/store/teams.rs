@@ -1,6 +1,6 @@
 //! Teams, their queues (ordered members) and the round-robin pointer.
 
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use super::{map_unique, rows, to_secs, Store, StoreResult, Tx};
@@ -9,21 +9,13 @@ use crate::domain::model::{Agent, Team};
 const TEAM_COLUMNS: &str = "id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
      min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, created_at";
 
-/// The settable fields of a team, already validated.
-#[derive(Debug, Clone)]
-pub struct TeamPatch {
-    pub name: String,
-    pub meeting_minutes: u32,
-    pub mode: &'static str,
-    pub buffer_before: u32,
-    pub buffer_after: u32,
-    pub min_notice_minutes: u32,
-    pub horizon_days: u32,
-    pub slot_step_minutes: u32,
-}
+/// The old name of a team's validated settings, kept while `store/mod.rs` re-exports it; teams are written
+/// whole now (`insert_team_in`, `update_team_in`).
+pub type TeamPatch = crate::domain::settings::TeamSettings;
 
 impl Store {
-    pub async fn insert_team(&self, team: &Team) -> StoreResult<()> {
+    /// Inserts a new team; a slug in use is `Duplicate`.
+    pub async fn insert_team_in(&self, tx: &mut SqliteConnection, team: &Team) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO teams (id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
              min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, created_at) \
@@ -40,39 +32,43 @@ impl Store {
         .bind(team.horizon_days as i64)
         .bind(team.slot_step_minutes as i64)
         .bind(to_secs(team.created_at))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
-        self.written();
         Ok(())
     }
 
-    pub async fn update_team(&self, id: Uuid, p: &TeamPatch) -> StoreResult<()> {
+    /// Writes the team's settings back: not its slug, nor the round-robin pointer (bookings move that).
+    pub async fn update_team_in(&self, tx: &mut SqliteConnection, team: &Team) -> StoreResult<()> {
         sqlx::query(
             "UPDATE teams SET name = ?, meeting_minutes = ?, mode = ?, buffer_before = ?, buffer_after = ?, \
              min_notice_minutes = ?, horizon_days = ?, slot_step_minutes = ? WHERE id = ?",
         )
-        .bind(&p.name)
-        .bind(p.meeting_minutes as i64)
-        .bind(p.mode)
-        .bind(p.buffer_before as i64)
-        .bind(p.buffer_after as i64)
-        .bind(p.min_notice_minutes as i64)
-        .bind(p.horizon_days as i64)
-        .bind(p.slot_step_minutes as i64)
-        .bind(id.to_string())
-        .execute(&self.write)
+        .bind(&team.name)
+        .bind(team.meeting.minutes() as i64)
+        .bind(team.mode.as_str())
+        .bind(team.buffer_before_minutes as i64)
+        .bind(team.buffer_after_minutes as i64)
+        .bind(team.min_notice_minutes as i64)
+        .bind(team.horizon_days as i64)
+        .bind(team.slot_step_minutes as i64)
+        .bind(team.id.to_string())
+        .execute(&mut *tx)
         .await?;
-        self.written();
         Ok(())
     }
 
     pub async fn team_by_slug(&self, slug: &str) -> StoreResult<Option<Team>> {
-        let row = sqlx::query(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE slug = ?"))
-            .bind(slug)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(rows::team).transpose()
+        team_by_slug(&self.read, slug).await
+    }
+
+    /// The team as it is inside a write transaction.
+    pub async fn team_by_slug_in(
+        &self,
+        tx: &mut SqliteConnection,
+        slug: &str,
+    ) -> StoreResult<Option<Team>> {
+        team_by_slug(&mut *tx, slug).await
     }
 
     pub async fn list_teams(&self) -> StoreResult<Vec<Team>> {
@@ -84,19 +80,25 @@ impl Store {
 
     /// The team's live agents in queue order.
     pub async fn team_queue(&self, team_id: Uuid) -> StoreResult<Vec<Agent>> {
-        let all = sqlx::query(
-            "SELECT a.* FROM team_members m JOIN agents a ON a.id = m.agent_id \
-             WHERE m.team_id = ? AND a.deleted_at IS NULL ORDER BY m.position, a.id",
-        )
-        .bind(team_id.to_string())
-        .fetch_all(&self.read)
-        .await?;
-        all.iter().map(rows::agent).collect()
+        team_queue(&self.read, team_id).await
+    }
+
+    /// The team's queue as it is inside a write transaction.
+    pub async fn team_queue_in(
+        &self,
+        tx: &mut SqliteConnection,
+        team_id: Uuid,
+    ) -> StoreResult<Vec<Agent>> {
+        team_queue(&mut *tx, team_id).await
     }
 
     /// Replaces the team's queue order (the caller checked it names exactly the team's agents).
-    pub async fn set_queue_order(&self, team_id: Uuid, order: &[Uuid]) -> StoreResult<()> {
-        let mut tx = self.begin_write().await?;
+    pub async fn set_queue_order_in(
+        &self,
+        tx: &mut SqliteConnection,
+        team_id: Uuid,
+        order: &[Uuid],
+    ) -> StoreResult<()> {
         for (pos, agent) in order.iter().enumerate() {
             sqlx::query("UPDATE team_members SET position = ? WHERE team_id = ? AND agent_id = ?")
                 .bind(pos as i64)
@@ -105,7 +107,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.commit(tx).await?;
         Ok(())
     }
 
@@ -132,4 +133,23 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+async fn team_by_slug<'e>(db: impl SqliteExecutor<'e>, slug: &str) -> StoreResult<Option<Team>> {
+    let row = sqlx::query(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE slug = ?"))
+        .bind(slug)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(rows::team).transpose()
+}
+
+async fn team_queue<'e>(db: impl SqliteExecutor<'e>, team_id: Uuid) -> StoreResult<Vec<Agent>> {
+    let all = sqlx::query(
+        "SELECT a.* FROM team_members m JOIN agents a ON a.id = m.agent_id \
+         WHERE m.team_id = ? AND a.deleted_at IS NULL ORDER BY m.position, a.id",
+    )
+    .bind(team_id.to_string())
+    .fetch_all(db)
+    .await?;
+    all.iter().map(rows::agent).collect()
 }

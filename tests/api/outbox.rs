@@ -200,3 +200,77 @@ async fn one_calendar_sync_per_meeting_at_a_time() {
         "deleted"
     );
 }
+
+/// Writes a job row as it lies in the database, bypassing the typed insert (rows of older releases,
+/// or damaged ones).
+async fn insert_stored_job(app: &TestApp, kind: &str, meeting: Option<&str>, target: Option<&str>) {
+    let now = app.clock.now().timestamp();
+    let mut tx = app.app.store.begin_write().await.unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(kind)
+    .bind(meeting)
+    .bind(target)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    app.app.store.commit(tx).await.unwrap();
+}
+
+#[tokio::test]
+async fn jobs_stored_by_older_releases_run_and_unreadable_ones_are_parked_dead() {
+    let app = spawn_app().await;
+    solo(&app).await;
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    let id = b["id"].as_str().unwrap();
+    app.advance(Duration::seconds(11));
+    assert_eq!(app.run_jobs().await, 2);
+    assert_eq!(app.emails().len(), 1);
+    // An email job as the first email release wrote it (no meeting column), and three rows that name no
+    // job this build knows.
+    let old_email = format!("{id}:update:1");
+    insert_stored_job(&app, "email.send", None, Some(&old_email)).await;
+    insert_stored_job(&app, "calendar.sync", None, None).await;
+    insert_stored_job(&app, "webhook.deliver", None, Some("17")).await;
+    insert_stored_job(&app, "calendar.purge", Some(id), None).await;
+    assert_eq!(app.run_jobs().await, 4);
+    let emails = app.emails();
+    assert_eq!(emails.len(), 2, "the old email job sent its email");
+    let sent = app.jobs_of("email.send", "done").await;
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent.iter().any(|j| j["meeting_id"].is_null()),
+        "shown as stored"
+    );
+    let dead = app.jobs("dead").await;
+    let error_of = |kind: &str| {
+        let job = dead.iter().find(|j| j["kind"] == kind).unwrap();
+        assert_eq!(job["attempts"], 1, "parked at once: {job}");
+        job["last_error"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(dead.len(), 3);
+    assert_eq!(
+        error_of("calendar.sync"),
+        "unreadable `calendar.sync` job: no meeting"
+    );
+    assert_eq!(
+        error_of("webhook.deliver"),
+        "unreadable `webhook.deliver` job: target \"17\" is not a delivery id"
+    );
+    assert_eq!(
+        error_of("calendar.purge"),
+        "unknown job kind `calendar.purge`"
+    );
+    // Nothing else was disturbed: the meeting's own jobs are done, and the worker carries on.
+    assert!(app.jobs("pending").await.is_empty());
+    app.advance(Duration::hours(1));
+    assert_eq!(app.run_jobs().await, 0);
+}

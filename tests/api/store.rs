@@ -1,5 +1,6 @@
 //! The store's guarantees that HTTP cannot easily reach: an idempotency claim whose lease ran out.
 
+use rondo::outbox::Job;
 use rondo::store::{Claim, Store, StoredResponse};
 
 use crate::support::*;
@@ -74,7 +75,14 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
     let t0 = default_now();
     let mut tx = store.begin_write().await.unwrap();
     let id = store
-        .insert_job_in(&mut tx, "calendar.sync", None, None, t0, t0)
+        .insert_typed_job_in(
+            &mut tx,
+            &Job::CalendarSync {
+                meeting: uuid::Uuid::now_v7(),
+            },
+            t0,
+            t0,
+        )
         .await
         .unwrap();
     store.commit(tx).await.unwrap();
@@ -112,7 +120,14 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
         .unwrap();
     let mut tx = store.begin_write().await.unwrap();
     let id = store
-        .insert_job_in(&mut tx, "calendar.sync", None, None, t0, t0)
+        .insert_typed_job_in(
+            &mut tx,
+            &Job::CalendarSync {
+                meeting: uuid::Uuid::now_v7(),
+            },
+            t0,
+            t0,
+        )
         .await
         .unwrap();
     store.commit(tx).await.unwrap();

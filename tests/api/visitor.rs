@@ -185,3 +185,61 @@ async fn the_page_never_hands_the_meeting_to_another_agent_and_closes_when_it_st
     let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(now["status"], "booked");
 }
+
+#[tokio::test]
+async fn links_signed_before_the_derived_key_still_open_and_no_other_key_does() {
+    let app = spawn_app().await;
+    let b = booked(&app).await;
+    let id: uuid::Uuid = b["id"].as_str().unwrap().parse().unwrap();
+    let master = app.app.config.secret_key;
+    let old = rondo::usecase::visitor::token(&master, id);
+    let new = page_url(&b).rsplit('/').next().unwrap().to_owned();
+    assert_ne!(old, new, "new links are signed with the derived key");
+    // Another installation's keys, derived or master: nothing opens.
+    let other = [0x5a; 32];
+    for forged in [
+        rondo::usecase::visitor::token(&other, id),
+        rondo::usecase::visitor::token(&rondo::crypto::visitor_link_key(&other), id),
+    ] {
+        let r = app
+            .client
+            .get(app.url(&format!("/m/{id}/{forged}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let r = submit(
+            &app,
+            &format!("{}/m/{id}/{forged}/cancel", app.address),
+            "reason",
+            "x",
+        )
+        .await;
+        assert_eq!(r.status(), 404);
+    }
+    // The link in an email sent before: the page opens, and the visitor can still cancel.
+    let page = app
+        .client
+        .get(app.url(&format!("/m/{id}/{old}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Ann Smith"));
+    let r = submit(
+        &app,
+        &format!("{}/m/{id}/{old}/cancel", app.address),
+        "reason",
+        "Old email",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Your meeting is cancelled"));
+    let now: Value = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
+    assert_eq!(now["status"], "cancelled");
+    assert_eq!(now["cancel_reason"], "Old email");
+}

@@ -1,23 +1,20 @@
 //! Agents: create (joining the end of each named team's queue), read, change, pause, delete.
 
-use std::collections::BTreeMap;
-
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::config::RunMode;
-use crate::domain::model::{Agent, CalendarKind};
-use crate::domain::{DateOverrides, EmailAddress, IanaZone, WeeklyHours};
-use crate::error::{AppError, AppResult, Problems};
+use crate::domain::model::Agent;
+use crate::domain::settings::{AgentSettingsInput, NewAgentInput, SpanMap};
+use crate::error::{AppError, AppResult};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::ApiJson;
-use crate::store::StoreError;
-
-type SpanMap = BTreeMap<String, Vec<[String; 2]>>;
+use crate::usecase::admin::{
+    self, CreateAgentError, CreateAgentInput, DeleteAgentError, UpdateAgentError, UpdateAgentInput,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -125,32 +122,31 @@ pub fn agent_view(a: &Agent, teams: Vec<String>, connection: Option<ConnectionVi
     }
 }
 
-fn name(field: &str, raw: &str, problems: &mut Problems) -> Option<String> {
-    let n = raw.trim();
-    if n.is_empty() || n.chars().count() > 200 {
-        problems.add(field, "must be 1 to 200 characters");
-        return None;
-    }
-    Some(n.to_owned())
-}
-
-/// Team ids for slugs; an unknown slug is a problem on `teams`.
-async fn team_ids(app: &App, slugs: &[String], problems: &mut Problems) -> AppResult<Vec<Uuid>> {
-    let mut ids = Vec::new();
-    for s in slugs {
-        match app.store.team_by_slug(s).await? {
-            Some(t) if !ids.contains(&t.id) => ids.push(t.id),
-            Some(_) => {}
-            None => problems.add("teams", format!("no team `{s}`")),
+impl From<CreateAgentError> for AppError {
+    fn from(e: CreateAgentError) -> Self {
+        match e {
+            CreateAgentError::Invalid(errors) => errors.into(),
+            CreateAgentError::Store(e) => e.into(),
         }
     }
-    Ok(ids)
 }
 
-fn duplicate_email(e: StoreError) -> AppError {
-    match e {
-        StoreError::Duplicate(_) => AppError::field("email", "another agent has this email"),
-        e => e.into(),
+impl From<UpdateAgentError> for AppError {
+    fn from(e: UpdateAgentError) -> Self {
+        match e {
+            UpdateAgentError::NotFound => AppError::NotFound("agent"),
+            UpdateAgentError::Invalid(errors) => errors.into(),
+            UpdateAgentError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeleteAgentError> for AppError {
+    fn from(e: DeleteAgentError) -> Self {
+        match e {
+            DeleteAgentError::NotFound => AppError::NotFound("agent"),
+            DeleteAgentError::Store(e) => e.into(),
+        }
     }
 }
 
@@ -166,46 +162,22 @@ pub async fn create_agent(
     _a: Admin,
     body: ApiJson<AgentInput>,
 ) -> AppResult<HttpResponse> {
-    let input = body.value;
-    let mut p = Problems::default();
-    let name = name("name", &input.name, &mut p);
-    let email = p.check("email", EmailAddress::parse(&input.email));
-    let zone = p.check("timezone", IanaZone::parse(&input.timezone));
-    let weekly = WeeklyHours::parse(&input.weekly_hours)
-        .map_err(|(day, e)| p.add(format!("weekly_hours.{day}"), e.to_string()))
-        .ok();
-    let overrides = DateOverrides::parse(&input.date_overrides)
-        .map_err(|(date, e)| p.add(format!("date_overrides.{date}"), e.to_string()))
-        .ok();
-    let teams = team_ids(&app, &input.teams, &mut p).await?;
-    p.into_result()?;
-    let agent = Agent {
-        id: Uuid::now_v7(),
-        name: name.expect("checked"),
-        email: email.expect("checked").to_string(),
-        zone: zone.expect("checked"),
-        weekly: weekly.expect("checked"),
-        overrides: overrides.expect("checked"),
-        paused: input.paused,
-        // Demo calendars only in dev mode and only while no real provider is registered: then `cargo run`
-        // works with nothing else; once one is, agents must connect a real calendar.
-        calendar: match app.config.run_mode {
-            RunMode::Dev if app.config.google.is_none() && app.config.microsoft.is_none() => {
-                CalendarKind::Demo
-            }
-            _ => CalendarKind::None,
+    let i = body.value;
+    let input = CreateAgentInput {
+        agent: NewAgentInput {
+            name: i.name,
+            email: i.email,
+            timezone: i.timezone,
+            weekly_hours: i.weekly_hours,
+            date_overrides: i.date_overrides,
         },
-        invitation: None,
-        created_at: app.now(),
+        teams: i.teams,
+        paused: i.paused,
     };
-    app.store
-        .insert_agent(&agent, &teams)
-        .await
-        .map_err(duplicate_email)?;
-    let mut view = agent_view_of(&app, &agent).await?;
-    let (url, expires) = crate::usecase::connect::connect_url(&app, agent.id, 0);
-    view.connect_url = Some(url);
-    view.connect_url_expires_at = Some(expires.to_rfc3339());
+    let created = admin::create_agent(&app, input).await?;
+    let mut view = agent_view_of(&app, &created.agent).await?;
+    view.connect_url = Some(created.connect_url);
+    view.connect_url_expires_at = Some(created.connect_url_expires_at.to_rfc3339());
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -279,49 +251,19 @@ pub async fn patch_agent(
     id: web::Path<String>,
     body: ApiJson<AgentPatch>,
 ) -> AppResult<web::Json<AgentView>> {
-    let mut agent = load(&app, &id).await?;
     let patch = body.value;
-    let mut p = Problems::default();
-    if let Some(n) = &patch.name {
-        if let Some(n) = name("name", n, &mut p) {
-            agent.name = n;
-        }
-    }
-    if let Some(e) = &patch.email {
-        if let Some(e) = p.check("email", EmailAddress::parse(e)) {
-            agent.email = e.to_string();
-        }
-    }
-    if let Some(z) = &patch.timezone {
-        if let Some(z) = p.check("timezone", IanaZone::parse(z)) {
-            agent.zone = z;
-        }
-    }
-    if let Some(w) = &patch.weekly_hours {
-        match WeeklyHours::parse(w) {
-            Ok(w) => agent.weekly = w,
-            Err((day, e)) => p.add(format!("weekly_hours.{day}"), e.to_string()),
-        }
-    }
-    if let Some(o) = &patch.date_overrides {
-        match DateOverrides::parse(o) {
-            Ok(o) => agent.overrides = o,
-            Err((date, e)) => p.add(format!("date_overrides.{date}"), e.to_string()),
-        }
-    }
-    if let Some(paused) = patch.paused {
-        agent.paused = paused;
-    }
-    let teams = match &patch.teams {
-        Some(slugs) => Some(team_ids(&app, slugs, &mut p).await?),
-        None => None,
+    let input = UpdateAgentInput {
+        settings: AgentSettingsInput {
+            name: patch.name,
+            email: patch.email,
+            timezone: patch.timezone,
+            weekly_hours: patch.weekly_hours,
+            date_overrides: patch.date_overrides,
+        },
+        teams: patch.teams,
+        paused: patch.paused,
     };
-    p.into_result()?;
-    app.store
-        .update_agent(&agent, teams.as_deref())
-        .await
-        .map_err(duplicate_email)?;
-    let agent = load(&app, &agent.id.to_string()).await?;
+    let agent = admin::update_agent(&app, parse_id(&id, "agent")?, input).await?;
     Ok(web::Json(agent_view_of(&app, &agent).await?))
 }
 
@@ -338,7 +280,6 @@ pub async fn delete_agent(
     _a: Admin,
     id: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let agent = load(&app, &id).await?;
-    app.store.delete_agent(agent.id, app.now()).await?;
+    admin::delete_agent(&app, parse_id(&id, "agent")?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

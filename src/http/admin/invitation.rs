@@ -4,7 +4,6 @@
 use actix_web::{get, post, put, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::app::App;
 use crate::domain::model::Invitation;
@@ -13,8 +12,9 @@ use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::{ApiJson, OptionalJson};
 use crate::mail::render::{
-    check_template, language, render_parts, sample_context, MailKind, Rendered, VARIABLES,
+    check_invitation, language, render_parts, sample_context, MailKind, Rendered, VARIABLES,
 };
+use crate::usecase::admin::{update_invitation, UpdateInvitationError};
 
 const DEFAULT_SUBJECT: &str = include_str!("../../../templates/email/en/subject.j2");
 const DEFAULT_BODY: &str = include_str!("../../../templates/email/en/body.txt.j2");
@@ -63,13 +63,14 @@ fn view(own: Option<&Invitation>) -> InvitationView {
     }
 }
 
-async fn agent_id(app: &App, raw: &str) -> AppResult<(Uuid, Option<Invitation>)> {
+/// The agent's own invitation text (None: it uses the defaults).
+async fn saved_invitation(app: &App, raw: &str) -> AppResult<Option<Invitation>> {
     let agent = app
         .store
         .agent(parse_id(raw, "agent")?)
         .await?
         .ok_or(AppError::NotFound("agent"))?;
-    Ok((agent.id, agent.invitation))
+    Ok(agent.invitation)
 }
 
 #[utoipa::path(
@@ -84,50 +85,16 @@ pub async fn get_invitation(
     _a: Admin,
     id: web::Path<String>,
 ) -> AppResult<web::Json<InvitationView>> {
-    let (_, own) = agent_id(&app, &id).await?;
+    let own = saved_invitation(&app, &id).await?;
     Ok(web::Json(view(own.as_ref())))
 }
 
-pub(crate) fn checked(
-    app: &App,
-    subject: Option<&str>,
-    body: Option<&str>,
-    p: &mut Problems,
-) -> Option<Option<Invitation>> {
-    let env = &app.mailer.templates;
-    match (subject, body) {
-        (None, None) => Some(None),
-        (Some(s), Some(b)) => {
-            let mut ok = true;
-            for (field, source, max) in [("subject", s, 500), ("body", b, 20_000)] {
-                if source.trim().is_empty() || source.chars().count() > max {
-                    p.add(field, format!("must be 1 to {max} characters"));
-                    ok = false;
-                } else if let Err(e) = check_template(env, source, field == "body") {
-                    p.add(field, e);
-                    ok = false;
-                }
-            }
-            ok.then(|| {
-                Some(Invitation {
-                    subject: s.to_owned(),
-                    body: b.to_owned(),
-                })
-            })
-        }
-        (None, Some(_)) => {
-            p.add(
-                "subject",
-                "give both subject and body (or neither, for the defaults)",
-            );
-            None
-        }
-        (Some(_), None) => {
-            p.add(
-                "body",
-                "give both subject and body (or neither, for the defaults)",
-            );
-            None
+impl From<UpdateInvitationError> for AppError {
+    fn from(e: UpdateInvitationError) -> Self {
+        match e {
+            UpdateInvitationError::NotFound => AppError::NotFound("agent"),
+            UpdateInvitationError::Invalid(errors) => errors.into(),
+            UpdateInvitationError::Store(e) => e.into(),
         }
     }
 }
@@ -146,18 +113,14 @@ pub async fn put_invitation(
     id: web::Path<String>,
     body: ApiJson<InvitationInput>,
 ) -> AppResult<web::Json<InvitationView>> {
-    let (agent, _) = agent_id(&app, &id).await?;
-    let mut p = Problems::default();
-    let new = checked(
+    let saved = update_invitation(
         &app,
+        parse_id(&id, "agent")?,
         body.value.subject.as_deref(),
         body.value.body.as_deref(),
-        &mut p,
-    );
-    p.into_result()?;
-    let new = new.flatten();
-    app.store.set_invitation(agent, new.as_ref()).await?;
-    Ok(web::Json(view(new.as_ref())))
+    )
+    .await?;
+    Ok(web::Json(view(saved.as_ref())))
 }
 
 /// The email as a visitor would get it, with sample data: the saved text, or a draft given in the body.
@@ -175,7 +138,7 @@ pub async fn preview_invitation(
     id: web::Path<String>,
     body: OptionalJson<PreviewInput>,
 ) -> AppResult<web::Json<Rendered>> {
-    let (_, saved) = agent_id(&app, &id).await?;
+    let saved = saved_invitation(&app, &id).await?;
     let input = body.0;
     let mut p = Problems::default();
     let kind = match input.kind.as_deref() {
@@ -186,20 +149,26 @@ pub async fn preview_invitation(
         ),
     };
     let draft = if input.subject.is_some() || input.body.is_some() {
-        checked(
-            &app,
+        match check_invitation(
+            &app.templates,
             input.subject.as_deref(),
             input.body.as_deref(),
-            &mut p,
-        )
-        .flatten()
+        ) {
+            Ok(draft) => draft,
+            Err(errors) => {
+                for (field, message) in errors {
+                    p.add(field.to_string(), message);
+                }
+                None
+            }
+        }
     } else {
         saved
     };
     p.into_result()?;
     let lang = language(input.locale.as_deref());
     let ctx = sample_context(kind.unwrap_or(MailKind::Invitation), lang);
-    let rendered = render_parts(&app.mailer.templates, draft.as_ref(), lang, &ctx)
+    let rendered = render_parts(&app.templates, draft.as_ref(), lang, &ctx)
         .map_err(|e| AppError::field("body", e.to_string()))?;
     Ok(web::Json(rendered))
 }

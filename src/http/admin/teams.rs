@@ -1,19 +1,19 @@
 //! Teams (slot rules and mode) and their round-robin queues.
 
-use std::collections::HashSet;
-
 use actix_web::{get, patch, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::domain::model::Team;
-use crate::domain::{MeetingLength, TeamMode, TeamSlug};
-use crate::error::{AppError, AppResult, Problems};
+use crate::domain::model::{Agent, Team};
+use crate::domain::settings::TeamSettingsInput;
+use crate::error::{AppError, AppResult};
 use crate::http::auth::Admin;
 use crate::http::extract::ApiJson;
-use crate::store::{StoreError, TeamPatch};
+use crate::usecase::admin::{
+    self, CreateTeamError, CreateTeamInput, ReorderQueueError, UpdateTeamError,
+};
 use crate::usecase::availability::load_team;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,126 +82,52 @@ fn team_view(t: &Team) -> TeamView {
     }
 }
 
-fn ranged(p: &mut Problems, field: &str, v: i64, lo: i64, hi: i64) -> Option<u32> {
-    if (lo..=hi).contains(&v) {
-        Some(v as u32)
-    } else {
-        p.add(field, format!("must be between {lo} and {hi}"));
-        None
-    }
-}
-
-/// Checks every setting of a team (current values where the change leaves one out).
-fn settings(base: &TeamPatch, c: &TeamChanges, p: &mut Problems) -> Option<TeamPatch> {
-    let name = match &c.name {
-        Some(n) if n.trim().is_empty() || n.chars().count() > 200 => {
-            p.add("name", "must be 1 to 200 characters");
-            None
-        }
-        Some(n) => Some(n.trim().to_owned()),
-        None => Some(base.name.clone()),
-    };
-    let mode = match &c.mode {
-        Some(m) => p.check("mode", TeamMode::parse(m)).map(TeamMode::as_str),
-        None => Some(base.mode),
-    };
-    let pick = |v: Option<i64>, cur: u32| v.unwrap_or(cur as i64);
-    let step = ranged(
-        p,
-        "slot_step_minutes",
-        pick(c.slot_step_minutes, base.slot_step_minutes),
-        5,
-        240,
-    );
-    let meeting = p
-        .check(
-            "meeting_minutes",
-            MeetingLength::parse(pick(c.meeting_minutes, base.meeting_minutes)),
-        )
-        .map(MeetingLength::minutes);
-    if let (Some(step), Some(meeting)) = (step, meeting) {
-        if meeting % step != 0 {
-            p.add(
-                "meeting_minutes",
-                format!("must be a multiple of the {step}-minute step"),
-            );
+impl From<TeamChanges> for TeamSettingsInput {
+    fn from(c: TeamChanges) -> Self {
+        TeamSettingsInput {
+            name: c.name,
+            meeting_minutes: c.meeting_minutes,
+            mode: c.mode,
+            buffer_before: c.buffer_before,
+            buffer_after: c.buffer_after,
+            min_notice_minutes: c.min_notice_minutes,
+            horizon_days: c.horizon_days,
+            slot_step_minutes: c.slot_step_minutes,
         }
     }
-    let buffer_before = ranged(
-        p,
-        "buffer_before",
-        pick(c.buffer_before, base.buffer_before),
-        0,
-        240,
-    );
-    let buffer_after = ranged(
-        p,
-        "buffer_after",
-        pick(c.buffer_after, base.buffer_after),
-        0,
-        240,
-    );
-    let notice = ranged(
-        p,
-        "min_notice_minutes",
-        pick(c.min_notice_minutes, base.min_notice_minutes),
-        0,
-        43_200,
-    );
-    let horizon = ranged(
-        p,
-        "horizon_days",
-        pick(c.horizon_days, base.horizon_days),
-        1,
-        365,
-    );
-    Some(TeamPatch {
-        name: name?,
-        meeting_minutes: meeting?,
-        mode: mode?,
-        buffer_before: buffer_before?,
-        buffer_after: buffer_after?,
-        min_notice_minutes: notice?,
-        horizon_days: horizon?,
-        slot_step_minutes: step?,
-    })
 }
 
-fn defaults() -> TeamPatch {
-    TeamPatch {
-        name: String::new(),
-        meeting_minutes: 30,
-        mode: "pooled",
-        buffer_before: 0,
-        buffer_after: 0,
-        min_notice_minutes: 60,
-        horizon_days: 30,
-        slot_step_minutes: 15,
+impl From<CreateTeamError> for AppError {
+    fn from(e: CreateTeamError) -> Self {
+        match e {
+            CreateTeamError::Invalid(errors) => errors.into(),
+            CreateTeamError::SlugTaken(slug) => AppError::Conflict {
+                kind: "duplicate",
+                detail: format!("a team with slug `{slug}` exists"),
+            },
+            CreateTeamError::Store(e) => e.into(),
+        }
     }
 }
 
-fn current(t: &Team) -> TeamPatch {
-    TeamPatch {
-        name: t.name.clone(),
-        meeting_minutes: t.meeting.minutes(),
-        mode: t.mode.as_str(),
-        buffer_before: t.buffer_before_minutes,
-        buffer_after: t.buffer_after_minutes,
-        min_notice_minutes: t.min_notice_minutes,
-        horizon_days: t.horizon_days,
-        slot_step_minutes: t.slot_step_minutes,
+impl From<UpdateTeamError> for AppError {
+    fn from(e: UpdateTeamError) -> Self {
+        match e {
+            UpdateTeamError::NotFound => AppError::NotFound("team"),
+            UpdateTeamError::Invalid(errors) => errors.into(),
+            UpdateTeamError::Store(e) => e.into(),
+        }
     }
 }
 
-fn apply(t: &mut Team, s: TeamPatch) {
-    t.name = s.name;
-    t.meeting = MeetingLength::parse(s.meeting_minutes as i64).expect("checked");
-    t.mode = TeamMode::parse(s.mode).expect("checked");
-    t.buffer_before_minutes = s.buffer_before;
-    t.buffer_after_minutes = s.buffer_after;
-    t.min_notice_minutes = s.min_notice_minutes;
-    t.horizon_days = s.horizon_days;
-    t.slot_step_minutes = s.slot_step_minutes;
+impl From<ReorderQueueError> for AppError {
+    fn from(e: ReorderQueueError) -> Self {
+        match e {
+            ReorderQueueError::NotFound => AppError::NotFound("team"),
+            ReorderQueueError::Invalid(errors) => errors.into(),
+            ReorderQueueError::Store(e) => e.into(),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -217,43 +143,20 @@ pub async fn create_team(
     body: ApiJson<TeamInput>,
 ) -> AppResult<HttpResponse> {
     let i = body.value;
-    let mut p = Problems::default();
-    let slug = p.check("slug", TeamSlug::parse(&i.slug));
-    let changes = TeamChanges {
-        name: Some(i.name),
-        meeting_minutes: i.meeting_minutes,
-        mode: i.mode,
-        buffer_before: i.buffer_before,
-        buffer_after: i.buffer_after,
-        min_notice_minutes: i.min_notice_minutes,
-        horizon_days: i.horizon_days,
-        slot_step_minutes: i.slot_step_minutes,
-    };
-    let s = settings(&defaults(), &changes, &mut p);
-    p.into_result()?;
-    let s = s.expect("checked");
-    let mut team = Team {
-        id: Uuid::now_v7(),
-        slug: slug.expect("checked"),
-        name: String::new(),
-        meeting: MeetingLength::parse(30).expect("valid"),
-        mode: TeamMode::Pooled,
-        buffer_before_minutes: 0,
-        buffer_after_minutes: 0,
-        min_notice_minutes: 0,
-        horizon_days: 1,
-        slot_step_minutes: 15,
-        last_agent_id: None,
-        created_at: app.now(),
-    };
-    apply(&mut team, s);
-    app.store.insert_team(&team).await.map_err(|e| match e {
-        StoreError::Duplicate(_) => AppError::Conflict {
-            kind: "duplicate",
-            detail: format!("a team with slug `{}` exists", team.slug),
+    let input = CreateTeamInput {
+        slug: i.slug,
+        settings: TeamSettingsInput {
+            name: Some(i.name),
+            meeting_minutes: i.meeting_minutes,
+            mode: i.mode,
+            buffer_before: i.buffer_before,
+            buffer_after: i.buffer_after,
+            min_notice_minutes: i.min_notice_minutes,
+            horizon_days: i.horizon_days,
+            slot_step_minutes: i.slot_step_minutes,
         },
-        e => e.into(),
-    })?;
+    };
+    let team = admin::create_team(&app, input).await?;
     Ok(HttpResponse::Created().json(team_view(&team)))
 }
 
@@ -299,13 +202,7 @@ pub async fn patch_team(
     team: web::Path<String>,
     body: ApiJson<TeamChanges>,
 ) -> AppResult<web::Json<TeamView>> {
-    let mut t = load_team(&app, &team).await?;
-    let mut p = Problems::default();
-    let s = settings(&current(&t), &body.value, &mut p);
-    p.into_result()?;
-    let s = s.expect("checked");
-    app.store.update_team(t.id, &s).await?;
-    apply(&mut t, s);
+    let t = admin::update_team(&app, &team, body.value.into()).await?;
     Ok(web::Json(team_view(&t)))
 }
 
@@ -330,9 +227,8 @@ pub struct QueueView {
     pub agents: Vec<QueueEntry>,
 }
 
-async fn queue_view(app: &App, t: &Team) -> AppResult<QueueView> {
-    let agents = app.store.team_queue(t.id).await?;
-    Ok(QueueView {
+fn queue_view(t: &Team, agents: &[Agent]) -> QueueView {
+    QueueView {
         team: t.slug.to_string(),
         agents: agents
             .iter()
@@ -347,7 +243,7 @@ async fn queue_view(app: &App, t: &Team) -> AppResult<QueueView> {
                 last_assigned: t.last_agent_id == Some(a.id),
             })
             .collect(),
-    })
+    }
 }
 
 #[utoipa::path(
@@ -363,7 +259,8 @@ pub async fn get_queue(
     team: web::Path<String>,
 ) -> AppResult<web::Json<QueueView>> {
     let t = load_team(&app, &team).await?;
-    Ok(web::Json(queue_view(&app, &t).await?))
+    let agents = app.store.team_queue(t.id).await?;
+    Ok(web::Json(queue_view(&t, &agents)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -388,31 +285,6 @@ pub async fn put_queue(
     team: web::Path<String>,
     body: ApiJson<QueueOrder>,
 ) -> AppResult<web::Json<QueueView>> {
-    let t = load_team(&app, &team).await?;
-    let members: HashSet<Uuid> = app
-        .store
-        .team_queue(t.id)
-        .await?
-        .iter()
-        .map(|a| a.id)
-        .collect();
-    let order: Vec<Option<Uuid>> = body
-        .value
-        .order
-        .iter()
-        .map(|s| Uuid::parse_str(s).ok())
-        .collect();
-    let ids: Vec<Uuid> = order.iter().flatten().copied().collect();
-    let distinct: HashSet<Uuid> = ids.iter().copied().collect();
-    if order.iter().any(Option::is_none) || distinct.len() != ids.len() || distinct != members {
-        return Err(AppError::field(
-            "order",
-            format!(
-                "must name each of the team's {} agents exactly once",
-                members.len()
-            ),
-        ));
-    }
-    app.store.set_queue_order(t.id, &ids).await?;
-    Ok(web::Json(queue_view(&app, &t).await?))
+    let queue = admin::reorder_queue(&app, &team, &body.value.order).await?;
+    Ok(web::Json(queue_view(&queue.team, &queue.agents)))
 }
