@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{map_unique, rows, to_secs, Store, StoreResult, Tx};
+use super::{map_unique, rows, to_secs, Conn, Store, StoreResult};
 use crate::domain::model::Agent;
 
 impl Store {
@@ -60,7 +60,7 @@ impl Store {
     /// on with the agent after the one leaving, as if it had never been there.
     async fn hand_back_pointer_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         agent: Uuid,
         team: Option<&str>,
     ) -> StoreResult<()> {
@@ -81,7 +81,7 @@ impl Store {
         .bind(agent.to_string())
         .bind(team)
         .bind(team)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl Store {
     /// Keeps memberships in teams still listed (and their positions); joins new teams at the queue's end.
     async fn set_memberships_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         agent: Uuid,
         team_ids: &[Uuid],
     ) -> StoreResult<()> {
@@ -97,7 +97,7 @@ impl Store {
         let current: Vec<String> =
             sqlx::query_scalar("SELECT team_id FROM team_members WHERE agent_id = ?")
                 .bind(&agent_s)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *tx)
                 .await?;
         for team in &current {
             if !team_ids.iter().any(|t| &t.to_string() == team) {
@@ -105,7 +105,7 @@ impl Store {
                 sqlx::query("DELETE FROM team_members WHERE agent_id = ? AND team_id = ?")
                     .bind(&agent_s)
                     .bind(team)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
             }
         }
@@ -120,7 +120,7 @@ impl Store {
             )
             .bind(&team)
             .bind(&agent_s)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         }
         Ok(())

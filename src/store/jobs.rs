@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Store, StoreResult, Tx};
+use super::{from_secs, rows, to_secs, Conn, Store, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
@@ -45,7 +45,7 @@ impl Store {
     /// A job acting on a meeting, or on some other `target` (a webhook delivery, an email's meeting version).
     pub async fn insert_job_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         kind: &str,
         meeting_id: Option<Uuid>,
         target: Option<&str>,
@@ -64,7 +64,7 @@ impl Store {
         .bind(to_secs(run_at))
         .bind(to_secs(now))
         .bind(to_secs(now))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(id)
     }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{map_unique, rows, to_secs, Store, StoreResult, Tx};
+use super::{map_unique, rows, to_secs, Conn, Store, StoreResult};
 use crate::domain::model::{Agent, Team};
 
 const TEAM_COLUMNS: &str = "id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
@@ -110,10 +110,10 @@ impl Store {
     }
 
     /// The round-robin pointer as it is inside a write transaction.
-    pub async fn team_pointer_in(&self, tx: &mut Tx, team_id: Uuid) -> StoreResult<Option<Uuid>> {
+    pub async fn team_pointer_in(&self, tx: &mut Conn, team_id: Uuid) -> StoreResult<Option<Uuid>> {
         let row = sqlx::query("SELECT last_agent_id FROM teams WHERE id = ?")
             .bind(team_id.to_string())
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
         let v: Option<String> = row.try_get("last_agent_id")?;
         Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
@@ -121,14 +121,14 @@ impl Store {
 
     pub async fn set_team_pointer_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         team_id: Uuid,
         agent: Uuid,
     ) -> StoreResult<()> {
         sqlx::query("UPDATE teams SET last_agent_id = ? WHERE id = ?")
             .bind(agent.to_string())
             .bind(team_id.to_string())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         Ok(())
     }

@@ -5,5 +5,4 @@ pub mod availability;
 pub mod booking;
 pub mod connect;
 pub mod retention;
-pub mod views;
 pub mod visitor;

@@ -1,6 +1,6 @@
 //! The store's guarantees that HTTP cannot easily reach: an idempotency claim whose lease ran out.
 
-use rondo::store::{Claim, Store, StoredResponse};
+use rondo::store::{Claim, Recorded, Store};
 
 use crate::support::*;
 
@@ -38,25 +38,18 @@ async fn a_taken_over_claim_can_no_longer_save_its_answer() {
     else {
         panic!("an expired lease is taken over")
     };
-    let answer = |body: &str| StoredResponse {
-        status: 201,
-        body: body.into(),
+    let answer = |n: u128| Recorded::Booked {
+        meeting: uuid::Uuid::from_u128(n),
     };
-    assert!(!store
-        .save_idempotent_response(&first, &answer("first"))
-        .await
-        .unwrap());
+    assert!(!store.save_outcome(&first, answer(1)).await.unwrap());
     store.release_idempotency_key(&first).await.unwrap(); // must not drop the retry's claim
-    assert!(store
-        .save_idempotent_response(&second, &answer("second"))
-        .await
-        .unwrap());
+    assert!(store.save_outcome(&second, answer(2)).await.unwrap());
     assert_eq!(
         store
             .claim_idempotency_key("scope", "k", "hash", later)
             .await
             .unwrap(),
-        Claim::Replay(answer("second"))
+        Claim::Replay(answer(2))
     );
     assert_eq!(
         store
