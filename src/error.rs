@@ -3,16 +3,6 @@
 
 use crate::store::StoreError;
 
-/// One offered slot, as shown to the chat service.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct SlotView {
-    /// RFC 3339, in the visitor's zone.
-    pub start: String,
-    pub end: String,
-    /// Short label in the visitor's zone, e.g. `Mon 23 Nov 10:00`.
-    pub local: String,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// 422: fields that do not hold what they must; (field, message) pairs.
@@ -24,9 +14,6 @@ pub enum AppError {
     /// 404: no such resource.
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// 409: the slot is no longer free for any candidate; the next free slots instead.
-    #[error("slot taken")]
-    SlotTaken { alternatives: Vec<SlotView> },
     /// 409: the request conflicts with the resource's state (`kind` is the problem type's last segment).
     #[error("{detail}")]
     Conflict { kind: &'static str, detail: String },
@@ -106,6 +93,10 @@ impl Problems {
                     .ok_or("must be 1 to 500"),
             ),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The (field, message) pairs collected so far.

@@ -144,22 +144,20 @@ impl MeetingStatus {
 }
 
 /// One skipped candidate in a routing decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedAgent {
     pub agent_id: Uuid,
-    #[schema(value_type = String, example = "busy")]
     pub reason: SkipReason,
 }
 
 /// Why a meeting went to its agent: which step chose and who was passed over.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingTrace {
-    #[schema(value_type = String, example = "round_robin")]
     pub step: RoutingStep,
     pub skipped: Vec<SkippedAgent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Visitor {
     pub email: String,
     #[serde(default)]

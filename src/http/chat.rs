@@ -6,14 +6,15 @@ use uuid::Uuid;
 
 use super::auth::Chat;
 use super::extract::{ApiJson, ApiQuery, OptionalJson};
+use super::problem::{slot_taken, PROBLEM_JSON};
+use super::views::{alternative_views, booking_view, AvailabilityAnswer, BookingView};
 use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::usecase::availability::{team_availability, AvailabilityAnswer, AvailabilityQuery};
+use crate::usecase::availability::{team_availability, AvailabilityQuery};
 use crate::usecase::booking::{
-    book, cancel_booking, get_booking, reschedule_booking, BookingRequest, CancelRequest,
-    IdempotencyContext, RescheduleRequest,
+    self, book, BookOutcome, BookingRequest, CancelRequest, IdempotencyContext, Mover, Replay,
+    RescheduleOutcome, RescheduleRequest,
 };
-use crate::usecase::views::BookingView;
 
 /// Free slots of a team, labelled in the visitor's zone.
 #[utoipa::path(
@@ -33,7 +34,9 @@ pub async fn availability(
     team: web::Path<String>,
     query: ApiQuery<AvailabilityQuery>,
 ) -> AppResult<web::Json<AvailabilityAnswer>> {
-    Ok(web::Json(team_availability(&app, &team, &query.0).await?))
+    Ok(web::Json(
+        team_availability(&app, &team, &query.0).await?.into(),
+    ))
 }
 
 /// The Idempotency-Key header: bare, or a quoted string, at most 255 characters.
@@ -84,29 +87,36 @@ pub async fn create_booking(
         key: key.as_deref(),
         body: &body.raw,
     };
-    let answer = book(&app, &body.value, ctx).await;
-    let outcome = match &answer {
+    let outcome = book(&app, &body.value, ctx).await;
+    let counted = match &outcome {
         // The same key again: an answer from storage, not a new booking (nor a new lost race).
-        Ok(a) if a.replayed => Some("replayed"),
-        Ok(a) if a.status == 201 => Some("booked"),
-        Ok(a) if a.status == 409 => Some("slot_taken"),
-        Err(AppError::SlotTaken { .. }) => Some("slot_taken"),
-        _ => None,
+        Ok(BookOutcome::Replayed(_)) => Some("replayed"),
+        Ok(BookOutcome::Booked(_)) => Some("booked"),
+        Ok(BookOutcome::SlotTaken(_)) => Some("slot_taken"),
+        Err(_) => None,
     };
-    if let Some(outcome) = outcome {
+    if let Some(outcome) = counted {
         app.metrics.bookings.with_label_values(&[outcome]).inc();
     }
-    let answer = answer?;
-    let status = actix_web::http::StatusCode::from_u16(answer.status)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored status: {e}")))?;
-    let content_type = if answer.status >= 400 {
-        super::problem::PROBLEM_JSON.to_owned()
-    } else {
-        ContentType::json().to_string()
-    };
-    Ok(HttpResponse::build(status)
-        .insert_header(("content-type", content_type))
-        .body(answer.body))
+    Ok(match outcome? {
+        BookOutcome::Booked(b) | BookOutcome::Replayed(Replay::Booked(b)) => {
+            HttpResponse::Created().json(booking_view(&b, &app.config))
+        }
+        BookOutcome::SlotTaken(a) | BookOutcome::Replayed(Replay::SlotTaken(a)) => {
+            slot_taken(&alternative_views(&a))
+        }
+        // Recorded by an earlier version as the bytes it answered.
+        BookOutcome::Replayed(Replay::Legacy { booked, body }) => {
+            let (mut answer, content_type) = if booked {
+                (HttpResponse::Created(), ContentType::json().to_string())
+            } else {
+                (HttpResponse::Conflict(), PROBLEM_JSON.to_owned())
+            };
+            answer
+                .insert_header(("content-type", content_type))
+                .body(body)
+        }
+    })
 }
 
 pub fn parse_id(raw: &str, what: &'static str) -> AppResult<Uuid> {
@@ -125,9 +135,8 @@ pub async fn read_booking(
     _caller: Chat,
     id: web::Path<String>,
 ) -> AppResult<web::Json<BookingView>> {
-    Ok(web::Json(
-        get_booking(&app, parse_id(&id, "booking")?).await?,
-    ))
+    let b = booking::read(&app, parse_id(&id, "booking")?).await?;
+    Ok(web::Json(booking_view(&b, &app.config)))
 }
 
 /// Cancels the booking and frees its slot (a second cancel answers the cancelled booking).
@@ -145,9 +154,8 @@ pub async fn cancel(
     id: web::Path<String>,
     body: OptionalJson<CancelRequest>,
 ) -> AppResult<web::Json<BookingView>> {
-    Ok(web::Json(
-        cancel_booking(&app, parse_id(&id, "booking")?, &body.0).await?,
-    ))
+    let b = booking::cancel(&app, parse_id(&id, "booking")?, &body.0).await?;
+    Ok(web::Json(booking_view(&b, &app.config)))
 }
 
 /// Moves the booking to another slot: the same agent when free then, else the rotation picks.
@@ -168,8 +176,14 @@ pub async fn reschedule(
     _caller: Chat,
     id: web::Path<String>,
     body: ApiJson<RescheduleRequest>,
-) -> AppResult<web::Json<BookingView>> {
-    Ok(web::Json(
-        reschedule_booking(&app, parse_id(&id, "booking")?, &body.value).await?,
-    ))
+) -> AppResult<HttpResponse> {
+    let id = parse_id(&id, "booking")?;
+    Ok(
+        match booking::reschedule(&app, id, &body.value, Mover::Chat).await? {
+            RescheduleOutcome::Moved(b) | RescheduleOutcome::Unchanged(b) => {
+                HttpResponse::Ok().json(booking_view(&b, &app.config))
+            }
+            RescheduleOutcome::SlotTaken(a) => slot_taken(&alternative_views(&a)),
+        },
+    )
 }

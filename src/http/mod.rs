@@ -9,6 +9,7 @@ pub mod extract;
 pub mod ops;
 pub mod problem;
 pub mod request_id;
+pub mod views;
 pub mod visitor;
 
 use actix_web::middleware::DefaultHeaders;
@@ -16,7 +17,8 @@ use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{AppError, SlotView};
+use crate::error::AppError;
+use views::SlotView;
 
 struct BearerSchemes;
 

@@ -9,20 +9,27 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use super::request_id::current_request_id;
-use crate::error::{AppError, SlotView};
+use super::views::SlotView;
+use crate::error::AppError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 const TYPE_BASE: &str = "https://rondo.dev/problems/";
 
-/// The body of a 409 for a slot taken meanwhile (also saved under the booking's idempotency key).
-pub fn slot_taken_body(alternatives: &[SlotView]) -> serde_json::Value {
-    json!({
+/// The 409 for a slot taken meanwhile: the next free slots instead.
+pub fn slot_taken(alternatives: &[SlotView]) -> HttpResponse {
+    let mut body = json!({
         "type": format!("{TYPE_BASE}slot-taken"),
         "title": "The slot is no longer free",
         "status": 409,
         "detail": "No agent of the team is free for this slot any more; pick one of the alternatives.",
         "alternatives": alternatives,
-    })
+    });
+    if let Some(id) = current_request_id() {
+        body["request_id"] = json!(id);
+    }
+    HttpResponse::build(StatusCode::CONFLICT)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .body(body.to_string())
 }
 
 impl AppError {
@@ -40,11 +47,6 @@ impl AppError {
                 "The request body is not valid JSON",
             ),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            SlotTaken { .. } => (
-                StatusCode::CONFLICT,
-                "slot-taken",
-                "The slot is no longer free",
-            ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             MissingIdempotencyKey => (
                 StatusCode::BAD_REQUEST,
@@ -91,12 +93,7 @@ impl AppError {
 
     fn body(&self) -> serde_json::Value {
         let (status, kind, title) = self.kind();
-        let mut body = match self {
-            AppError::SlotTaken { alternatives } => slot_taken_body(alternatives),
-            _ => {
-                json!({"type": format!("{TYPE_BASE}{kind}"), "title": title, "status": status.as_u16()})
-            }
-        };
+        let mut body = json!({"type": format!("{TYPE_BASE}{kind}"), "title": title, "status": status.as_u16()});
         let detail = match self {
             AppError::Validation(fields) => {
                 let mut errors: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -151,5 +148,56 @@ impl ResponseError for AppError {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         resp.body(self.body().to_string())
+    }
+}
+
+/// The booking verbs' errors as problems.
+mod from_booking {
+    use crate::error::AppError;
+    use crate::usecase::booking::{BookError, CancelError, ReadError, RescheduleError};
+
+    impl From<BookError> for AppError {
+        fn from(e: BookError) -> Self {
+            match e {
+                BookError::Invalid(fields) => AppError::Validation(fields),
+                BookError::MissingKey => AppError::MissingIdempotencyKey,
+                BookError::KeyReused => AppError::IdempotencyKeyReused,
+                BookError::KeyInFlight => AppError::IdempotencyKeyInFlight,
+                BookError::Internal(e) => AppError::Internal(e),
+            }
+        }
+    }
+
+    impl From<ReadError> for AppError {
+        fn from(e: ReadError) -> Self {
+            match e {
+                ReadError::NotFound => AppError::NotFound("booking"),
+                ReadError::Internal(e) => AppError::Internal(e),
+            }
+        }
+    }
+
+    impl From<CancelError> for AppError {
+        fn from(e: CancelError) -> Self {
+            match e {
+                CancelError::Invalid(fields) => AppError::Validation(fields),
+                CancelError::NotFound => AppError::NotFound("booking"),
+                CancelError::Internal(e) => AppError::Internal(e),
+            }
+        }
+    }
+
+    impl From<RescheduleError> for AppError {
+        fn from(e: RescheduleError) -> Self {
+            match e {
+                RescheduleError::Invalid(fields) => AppError::Validation(fields),
+                RescheduleError::NotFound => AppError::NotFound("booking"),
+                RescheduleError::Cancelled(detail) => AppError::Conflict {
+                    kind: "booking-cancelled",
+                    detail: detail.to_owned(),
+                },
+                RescheduleError::Internal(e) => AppError::Internal(e),
+            }
+        }
     }
 }

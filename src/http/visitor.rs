@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::domain::model::{Agent, Meeting, MeetingStatus};
 use crate::error::AppError;
-use crate::usecase::booking::{cancel_booking, move_booking, CancelRequest, RescheduleRequest};
+use crate::usecase::booking::{self, CancelRequest, Mover, RescheduleOutcome, RescheduleRequest};
 use crate::usecase::visitor::{same_agent_starts, verify};
 
 const PAGE: &str = include_str!("../../templates/pages/booking.html.j2");
@@ -225,7 +225,7 @@ pub async fn cancel(
         return bad_form(&app, &m, &agent).await;
     };
     let reason = reason.filter(|r| !r.trim().is_empty());
-    match cancel_booking(&app, m.id, &CancelRequest { reason }).await {
+    match booking::cancel(&app, m.id, &CancelRequest { reason }).await {
         Ok(_) => match open(&app, &path.0, &path.1).await {
             Ok((m, agent)) => {
                 page(
@@ -239,7 +239,7 @@ pub async fn cancel(
             }
             Err(why) => closed(why),
         },
-        Err(e) => failed(&app, &path, e).await,
+        Err(e) => failed(&app, &path, Failure::Error(e.into())).await,
     }
 }
 
@@ -266,20 +266,31 @@ pub async fn reschedule(
         return bad_form(&app, &m, &agent).await;
     };
     // The page offers the same agent's times: the meeting stays with that agent or does not move.
-    match move_booking(&app, m.id, &RescheduleRequest { start }, true).await {
-        Ok(_) => match open(&app, &path.0, &path.1).await {
-            Ok((m, agent)) => {
-                let notice = format!(
-                    "Done: your meeting is now with {} at {}. We sent you the new invitation.",
-                    agent.name,
-                    label(m.start, zone(&m, &agent))
-                );
-                page(&app, &m, &agent, Some(notice), None).await
+    let moved = booking::reschedule(&app, m.id, &RescheduleRequest { start }, Mover::Visitor).await;
+    match moved {
+        Ok(RescheduleOutcome::SlotTaken(_)) => failed(&app, &path, Failure::Taken).await,
+        Ok(RescheduleOutcome::Moved(_) | RescheduleOutcome::Unchanged(_)) => {
+            match open(&app, &path.0, &path.1).await {
+                Ok((m, agent)) => {
+                    let notice = format!(
+                        "Done: your meeting is now with {} at {}. We sent you the new invitation.",
+                        agent.name,
+                        label(m.start, zone(&m, &agent))
+                    );
+                    page(&app, &m, &agent, Some(notice), None).await
+                }
+                Err(why) => closed(why),
             }
-            Err(why) => closed(why),
-        },
-        Err(e) => failed(&app, &path, e).await,
+        }
+        Err(e) => failed(&app, &path, Failure::Error(e.into())).await,
     }
+}
+
+/// Why a change from the visitor's page did not happen.
+enum Failure {
+    /// The time was taken meanwhile.
+    Taken,
+    Error(AppError),
 }
 
 /// A meeting that has begun can no longer be changed from the visitor's link.
@@ -296,21 +307,21 @@ fn started(app: &App, m: &Meeting) -> Option<HttpResponse> {
 }
 
 /// The page again, saying why the change did not happen.
-async fn failed(app: &App, path: &(String, String), e: AppError) -> HttpResponse {
-    let why = match &e {
-        AppError::SlotTaken { .. } => {
-            "That time was just taken. Please pick another one.".to_owned()
-        }
-        AppError::Validation(fields) => fields
-            .iter()
-            .map(|(_, m)| format!("That time {m}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        AppError::Conflict { detail, .. } => detail.clone(),
-        other => {
-            tracing::error!(error = %other, "visitor change failed");
-            "Something went wrong on our side. Please try again.".to_owned()
-        }
+async fn failed(app: &App, path: &(String, String), e: Failure) -> HttpResponse {
+    let why = match e {
+        Failure::Taken => "That time was just taken. Please pick another one.".to_owned(),
+        Failure::Error(e) => match e {
+            AppError::Validation(fields) => fields
+                .iter()
+                .map(|(_, m)| format!("That time {m}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            AppError::Conflict { detail, .. } => detail,
+            other => {
+                tracing::error!(error = %other, "visitor change failed");
+                "Something went wrong on our side. Please try again.".to_owned()
+            }
+        },
     };
     match open(app, &path.0, &path.1).await {
         Ok((m, agent)) => {

@@ -81,6 +81,21 @@ pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), Sy
             retry_after: Some(std::time::Duration::from_secs(5)),
         }));
     }
+    sync_leased(app, meeting_id, until).await
+}
+
+/// The lease a new meeting's calendar sync is taken with in the booking's own insert.
+pub fn new_lease(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::seconds(LOCK_SECONDS)
+}
+
+/// `sync_meeting_calendar` for a caller that already holds the meeting's lease (`until`), such as the
+/// booking that took it in its insert.
+pub async fn sync_leased(
+    app: &App,
+    meeting_id: Uuid,
+    until: DateTime<Utc>,
+) -> Result<(), SyncError> {
     let result = sync_locked(app, meeting_id, until).await;
     // Recording a result releases the lease; anything else releases it here.
     if let Err(e) = app.store.unlock_calendar(meeting_id, until).await {
@@ -169,22 +184,26 @@ async fn sync_locked(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) -> Resul
         (None, None) => "deleted",
         (None, Some(_)) => "pending",
     };
-    let mut tx = app.store.begin_write().await.map_err(store)?;
+    let (db, id, version) = (app.store.clone(), m.id, m.calendar_version);
     let recorded = app
         .store
-        .record_calendar_sync_in(
-            &mut tx,
-            m.id,
-            lease,
-            m.calendar_version,
-            holder,
-            cleanup,
-            status,
-            link.as_deref(),
-        )
+        .write(move |c| {
+            Box::pin(async move {
+                db.record_calendar_sync_in(
+                    c,
+                    id,
+                    lease,
+                    version,
+                    holder,
+                    cleanup,
+                    status,
+                    link.as_deref(),
+                )
+                .await
+            })
+        })
         .await
         .map_err(store)?;
-    app.store.commit(tx).await.map_err(store)?;
     if !recorded {
         return Err(lease_lost());
     }

@@ -9,16 +9,6 @@ use crate::app::App;
 use crate::mail::render::{meeting_email, MailKind};
 use crate::mail::SendError;
 
-/// The stored kind of `Job::Email` (store/jobs.rs encodes jobs): used by usecase/booking.rs until it moves
-/// to typed jobs.
-pub const EMAIL_SEND: &str = "email.send";
-
-/// The stored target of `Job::Email`, in store/jobs.rs's encoding: used by usecase/booking.rs until it moves
-/// to typed jobs.
-pub fn target(meeting: Uuid, kind: MailKind, version: i64) -> String {
-    format!("{meeting}:{}:{version}", kind.as_str())
-}
-
 pub enum Sent {
     Sent,
     Superseded,

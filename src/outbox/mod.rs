@@ -11,7 +11,7 @@ pub mod webhook_sender;
 
 use std::time::Duration as StdDuration;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::app::App;
@@ -43,9 +43,6 @@ pub enum Job {
 #[error("{0}")]
 pub struct UnreadableJob(pub String);
 
-/// The stored kind of `Job::CalendarSync` (store/jobs.rs encodes jobs): used by usecase/booking.rs until it
-/// moves to typed jobs.
-pub const CALENDAR_SYNC: &str = "calendar.sync";
 /// Jobs claimed per round: few, so a round of slow jobs ends well inside its claim.
 const BATCH: u32 = 4;
 /// How long the inline attempt of a change gets before the job is left to the worker, and how long after
@@ -201,10 +198,24 @@ async fn settle(app: &App, job: &JobRow, outcome: Outcome) -> anyhow::Result<()>
 /// Tries a meeting's calendar sync right away, within `INLINE_DEADLINE`, so an answer can carry the video
 /// link; the job written with the change stays the path of record and finds nothing left to do.
 pub async fn sync_calendar_inline(app: &App, meeting_id: Uuid) {
+    sync_inline(app, meeting_id, None).await
+}
+
+/// `sync_calendar_inline` for a new meeting whose insert took its calendar lease (`lease`).
+pub async fn sync_new_calendar_inline(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) {
+    sync_inline(app, meeting_id, Some(lease)).await
+}
+
+async fn sync_inline(app: &App, meeting_id: Uuid, lease: Option<DateTime<Utc>>) {
     // In its own task: when the answer cannot wait any longer, the sync still finishes (and records its
     // result and releases the meeting's calendar lease) instead of being dropped halfway.
     let background = app.clone();
-    let sync = tokio::spawn(async move { sync_meeting_calendar(&background, meeting_id).await });
+    let sync = tokio::spawn(async move {
+        match lease {
+            Some(until) => calendar::sync_leased(&background, meeting_id, until).await,
+            None => sync_meeting_calendar(&background, meeting_id).await,
+        }
+    });
     match tokio::time::timeout(INLINE_DEADLINE, sync).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => {

@@ -27,9 +27,6 @@ use crate::app::App;
 use crate::domain::destination::is_forbidden_destination;
 use crate::store::ActivityRow;
 
-/// The stored kind of `Job::WebhookDelivery` (store/jobs.rs encodes jobs): used by usecase/booking.rs until
-/// it moves to typed jobs.
-pub const WEBHOOK_DELIVER: &str = "webhook.deliver";
 /// A delivery that has not answered by then counts as failed (and is tried again).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;

@@ -5,17 +5,83 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 
-use super::{to_secs, Store, StoreResult, Tx};
+use uuid::Uuid;
+
+use super::{from_secs, to_secs, Conn, Store, StoreError, StoreResult};
 
 /// How long keys are kept; PROVIDERS.md asks for at least 24 hours.
 pub const KEY_LIFETIME_HOURS: i64 = 48;
 /// How long a request may hold its key before another may take it over.
 pub const LEASE_SECONDS: i64 = 60;
 
+/// What a finished request with a key did, kept so that a retry answers the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub status: u16,
-    pub body: String,
+pub enum Recorded {
+    /// It booked this meeting.
+    Booked { meeting: Uuid },
+    /// No agent was free: these were the alternatives (their starts, the meeting's length, the visitor's
+    /// zone for labelling them).
+    SlotTaken {
+        starts: Vec<DateTime<Utc>>,
+        minutes: u32,
+        timezone: Option<String>,
+    },
+    /// Kept by an earlier version as the answer's bytes: whether it was a booking (else a slot taken), and
+    /// the JSON body as it was sent.
+    Legacy { booked: bool, body: String },
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredAlternatives {
+    starts: Vec<i64>,
+    minutes: u32,
+    timezone: Option<String>,
+}
+
+impl Recorded {
+    fn encode(&self) -> (&'static str, String) {
+        match self {
+            Recorded::Booked { meeting } => ("booked", meeting.to_string()),
+            Recorded::SlotTaken {
+                starts,
+                minutes,
+                timezone,
+            } => (
+                "slot_taken",
+                serde_json::to_string(&StoredAlternatives {
+                    starts: starts.iter().map(|t| to_secs(*t)).collect(),
+                    minutes: *minutes,
+                    timezone: timezone.clone(),
+                })
+                .expect("alternatives serialize"),
+            ),
+            Recorded::Legacy { .. } => unreachable!("legacy answers are only read"),
+        }
+    }
+
+    fn decode(kind: Option<&str>, status: Option<i64>, body: String) -> StoreResult<Option<Self>> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("idempotent answer: {what}"));
+        Ok(Some(match (kind, status) {
+            (Some("booked"), _) => Recorded::Booked {
+                meeting: Uuid::parse_str(&body).map_err(|_| corrupt("meeting id"))?,
+            },
+            (Some("slot_taken"), _) => {
+                let a: StoredAlternatives =
+                    serde_json::from_str(&body).map_err(|_| corrupt("alternatives"))?;
+                Recorded::SlotTaken {
+                    starts: a.starts.into_iter().map(from_secs).collect(),
+                    minutes: a.minutes,
+                    timezone: a.timezone,
+                }
+            }
+            (Some(other), _) => return Err(corrupt(other)),
+            (None, Some(status)) => Recorded::Legacy {
+                booked: status == 201,
+                body,
+            },
+            (None, None) => return Ok(None),
+        }))
+    }
 }
 
 /// A key this request holds: its scope, the key, and the token of this claim.
@@ -30,8 +96,8 @@ pub struct ClaimedKey {
 pub enum Claim {
     /// The key is ours: process the request.
     Started(ClaimedKey),
-    /// The first request finished: answer with its response.
-    Replay(StoredResponse),
+    /// The first request finished: answer as it did.
+    Replay(Recorded),
     /// The key was used with another body.
     Mismatch,
     /// The first request is still being processed.
@@ -39,6 +105,7 @@ pub enum Claim {
 }
 
 impl Store {
+    /// Claims the key for this request (through the group commit: a claim is a write like any other).
     pub async fn claim_idempotency_key(
         &self,
         scope: &str,
@@ -49,118 +116,50 @@ impl Store {
         let claimed = ClaimedKey {
             scope: scope.to_owned(),
             key: key.to_owned(),
-            token: uuid::Uuid::now_v7().to_string(),
+            token: Uuid::now_v7().to_string(),
         };
-        // The common case, a new key, is one statement; anything else is decided in a transaction below.
-        let fresh = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
-             created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(request_hash)
-        .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
-        .bind(to_secs(now))
-        .bind(&claimed.token)
-        .execute(&self.write)
-        .await?;
-        if fresh.rows_affected() == 1 {
-            return Ok(Claim::Started(claimed));
-        }
-        let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(
-            "SELECT request_hash, response_status, response_body, locked_until, created_at \
-             FROM idempotency_keys WHERE scope = ? AND key = ?",
-        )
-        .bind(scope)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let expired_before = to_secs(now - Duration::hours(KEY_LIFETIME_HOURS));
-        if let Some(row) = existing {
-            let created: i64 = row.try_get("created_at")?;
-            if created >= expired_before {
-                let hash: String = row.try_get("request_hash")?;
-                if hash != request_hash {
-                    return Ok(Claim::Mismatch);
-                }
-                let status: Option<i64> = row.try_get("response_status")?;
-                if let Some(status) = status {
-                    return Ok(Claim::Replay(StoredResponse {
-                        status: status as u16,
-                        body: row
-                            .try_get::<Option<String>, _>("response_body")?
-                            .unwrap_or_default(),
-                    }));
-                }
-                let locked_until: i64 = row.try_get("locked_until")?;
-                if locked_until > to_secs(now) {
-                    return Ok(Claim::InFlight);
-                }
-            }
-        }
-        // Expired, or a claim whose lease ran out: take it over with a new token.
-        sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
-             created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) \
-             ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, \
-             response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at, \
-             claim_token = excluded.claim_token",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(request_hash)
-        .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
-        .bind(to_secs(now))
-        .bind(&claimed.token)
-        .execute(&mut *tx)
-        .await?;
-        self.commit(tx).await?;
-        Ok(Claim::Started(claimed))
+        let hash = request_hash.to_owned();
+        self.write(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
+            .await
     }
 
-    /// Saves the response under the key, inside the transaction that made the change it reports. False
-    /// when this request no longer holds the claim (its lease ran out and another took over): the caller
-    /// must roll back.
-    pub async fn save_idempotent_response_in(
+    /// Records what the request did under its key, in the transaction that made the change it reports.
+    /// False when this request no longer holds the claim (its lease ran out and another took over): the
+    /// caller must roll back.
+    pub async fn save_outcome_in(
         &self,
-        tx: &mut Tx,
+        c: &mut Conn,
         claim: &ClaimedKey,
-        response: &StoredResponse,
+        outcome: &Recorded,
     ) -> StoreResult<bool> {
+        let (kind, body) = outcome.encode();
         let done = sqlx::query(
-            "UPDATE idempotency_keys SET response_status = ?, response_body = ? \
+            "UPDATE idempotency_keys SET response_kind = ?, response_body = ? \
              WHERE scope = ? AND key = ? AND claim_token = ?",
         )
-        .bind(response.status as i64)
-        .bind(&response.body)
+        .bind(kind)
+        .bind(body)
         .bind(&claim.scope)
         .bind(&claim.key)
         .bind(&claim.token)
-        .execute(&mut **tx)
+        .execute(&mut *c)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Saves a response outside any other change (a refusal); false when the claim was lost.
-    pub async fn save_idempotent_response(
-        &self,
-        claim: &ClaimedKey,
-        response: &StoredResponse,
-    ) -> StoreResult<bool> {
-        let mut tx = self.begin_write().await?;
-        let owned = self
-            .save_idempotent_response_in(&mut tx, claim, response)
-            .await?;
-        self.commit(tx).await?;
-        Ok(owned)
+    /// `save_outcome_in` on its own (an answer that changed nothing else: a slot taken).
+    pub async fn save_outcome(&self, claim: &ClaimedKey, outcome: Recorded) -> StoreResult<bool> {
+        let (db, claim) = (self.clone(), claim.clone());
+        self.write(move |c| Box::pin(async move { db.save_outcome_in(c, &claim, &outcome).await }))
+            .await
     }
 
     /// Lets the key go after a failure that must not be replayed (bad input, a server error): a retry
     /// starts afresh. Only this request's own, unfinished claim is removed.
     pub async fn release_idempotency_key(&self, claim: &ClaimedKey) -> StoreResult<()> {
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claim_token = ? AND response_status IS NULL",
+            "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claim_token = ? \
+             AND response_status IS NULL AND response_kind IS NULL",
         )
         .bind(&claim.scope)
         .bind(&claim.key)
@@ -178,4 +177,75 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The claim itself, on the writer's connection: a new key is one statement; anything else is decided from
+/// the row as it is.
+async fn claim_on(
+    c: &mut Conn,
+    claimed: ClaimedKey,
+    request_hash: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Claim> {
+    let fresh = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
+         created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+    )
+    .bind(&claimed.scope)
+    .bind(&claimed.key)
+    .bind(request_hash)
+    .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
+    .bind(to_secs(now))
+    .bind(&claimed.token)
+    .execute(&mut *c)
+    .await?;
+    if fresh.rows_affected() == 1 {
+        return Ok(Claim::Started(claimed));
+    }
+    let existing = sqlx::query(
+        "SELECT request_hash, response_kind, response_status, response_body, locked_until, created_at \
+         FROM idempotency_keys WHERE scope = ? AND key = ?",
+    )
+    .bind(&claimed.scope)
+    .bind(&claimed.key)
+    .fetch_optional(&mut *c)
+    .await?;
+    let expired_before = to_secs(now - Duration::hours(KEY_LIFETIME_HOURS));
+    if let Some(row) = existing {
+        let created: i64 = row.try_get("created_at")?;
+        if created >= expired_before {
+            let hash: String = row.try_get("request_hash")?;
+            if hash != request_hash {
+                return Ok(Claim::Mismatch);
+            }
+            let kind: Option<String> = row.try_get("response_kind")?;
+            let status: Option<i64> = row.try_get("response_status")?;
+            let body: Option<String> = row.try_get("response_body")?;
+            if let Some(done) = Recorded::decode(kind.as_deref(), status, body.unwrap_or_default())?
+            {
+                return Ok(Claim::Replay(done));
+            }
+            let locked_until: i64 = row.try_get("locked_until")?;
+            if locked_until > to_secs(now) {
+                return Ok(Claim::InFlight);
+            }
+        }
+    }
+    // Expired, or a claim whose lease ran out: take it over with a new token.
+    sqlx::query(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
+         created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) \
+         ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, \
+         response_kind = NULL, response_body = NULL, locked_until = excluded.locked_until, \
+         created_at = excluded.created_at, claim_token = excluded.claim_token",
+    )
+    .bind(&claimed.scope)
+    .bind(&claimed.key)
+    .bind(request_hash)
+    .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
+    .bind(to_secs(now))
+    .bind(&claimed.token)
+    .execute(&mut *c)
+    .await?;
+    Ok(Claim::Started(claimed))
 }

@@ -4,14 +4,13 @@
 //! This is the one place that knows how an `outbox::Job` is stored: a `kind` string, a `meeting_id` and a
 //! `target` (`encode`, `decode`). The stored forms are those rondo has always written, so existing
 //! databases keep working; a row that does not decode is handed to the worker as an `UnreadableJob`, which
-//! parks it as dead with the reason. (The `outbox` constants and `outbox::email::target` that
-//! usecase/booking.rs still uses repeat the forms; a test here holds them to it.)
+//! parks it as dead with the reason.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Store, StoreError, StoreResult, Tx};
+use super::{from_secs, rows, to_secs, Conn, Store, StoreResult};
 use crate::mail::render::MailKind;
 use crate::outbox::{Job, UnreadableJob};
 
@@ -115,9 +114,9 @@ fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
 
 impl Store {
     /// Writes `job`, due at `run_at`, in the transaction of the change that owes it.
-    pub async fn insert_typed_job_in(
+    pub async fn insert_job_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         job: &Job,
         run_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -135,27 +134,9 @@ impl Store {
         .bind(to_secs(run_at))
         .bind(to_secs(now))
         .bind(to_secs(now))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(id)
-    }
-
-    /// The old, stringly call: used by usecase/booking.rs until it moves to typed jobs (then this goes and
-    /// `insert_typed_job_in` takes its name). The strings are decoded into a `Job` and written by
-    /// `insert_typed_job_in`, so only `encode` ever writes a row; strings that name no job are refused.
-    pub async fn insert_job_in(
-        &self,
-        tx: &mut Tx,
-        kind: &str,
-        meeting_id: Option<Uuid>,
-        target: Option<&str>,
-        run_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Uuid> {
-        let meeting = meeting_id.map(|m| m.to_string());
-        let job = decode(kind, meeting.as_deref(), target)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.insert_typed_job_in(tx, &job, run_at, now).await
     }
 
     /// Claims up to `limit` due jobs for `lease`, counting the attempt; oldest due first.
@@ -324,19 +305,6 @@ mod tests {
                 None,
                 Some("00000000-0000-0000-0000-000000000007".to_owned())
             )
-        );
-        // What usecase/booking.rs writes with the old constants is the same.
-        assert_eq!(crate::outbox::CALENDAR_SYNC, CALENDAR_SYNC);
-        assert_eq!(crate::outbox::email::EMAIL_SEND, EMAIL_SEND);
-        assert_eq!(crate::outbox::webhook::WEBHOOK_DELIVER, WEBHOOK_DELIVER);
-        assert_eq!(
-            Some(crate::outbox::email::target(m(), MailKind::Update, 2)),
-            encode(&Job::Email {
-                meeting: m(),
-                kind: MailKind::Update,
-                version: 2
-            })
-            .2
         );
     }
 

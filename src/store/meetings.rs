@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Store, StoreResult, Tx};
+use super::{from_secs, rows, to_secs, Conn, Store, StoreResult};
 use crate::domain::availability::Span;
 use crate::domain::model::{Meeting, MeetingStatus, RoutingTrace};
 
@@ -44,7 +44,7 @@ impl Store {
     /// Whether the agent holds a live meeting whose blocked range overlaps `blocked` (ignoring `except`).
     pub async fn agent_has_overlap_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         agent: Uuid,
         blocked: Span,
         except: Option<Uuid>,
@@ -58,17 +58,25 @@ impl Store {
         .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
         .bind(to_secs(blocked.start))
         .bind(except.map(|u| u.to_string()).unwrap_or_default())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await?;
         Ok(hit.is_some())
     }
 
-    pub async fn insert_meeting_in(&self, tx: &mut Tx, m: &NewMeeting) -> StoreResult<()> {
+    /// Inserts a new meeting; with `calendar_lease`, its calendar sync lease is taken at once (the booking
+    /// syncs the calendar itself right after committing, without a write of its own to take the lease).
+    pub async fn insert_meeting_in(
+        &self,
+        tx: &mut Conn,
+        m: &NewMeeting,
+        calendar_lease: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, status, \
              lead_email, lead_name, lead_company, lead_timezone, lead_locale, session_id, dialogue_id, attributes, routing, \
-             took_place, cancel_reason, calendar_status, video_link, created_at, updated_at, calendar_agent_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             took_place, cancel_reason, calendar_status, video_link, created_at, updated_at, calendar_agent_id, \
+             calendar_lock_until) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(m.id.to_string())
         .bind(m.team_id.to_string())
@@ -96,7 +104,8 @@ impl Store {
         // The event is to be made in the agent's calendar: noted now, so a create whose answer is lost is
         // looked for there (and the first sync needs no write of its own to note it).
         .bind(m.agent_id.to_string())
-        .execute(&mut **tx)
+        .bind(calendar_lease.map(to_secs))
+        .execute(&mut *tx)
         .await?;
         Ok(())
     }
@@ -105,7 +114,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn reschedule_meeting_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         id: Uuid,
         agent: Uuid,
         start: DateTime<Utc>,
@@ -126,7 +135,7 @@ impl Store {
         .bind(serde_json::to_string(routing).expect("trace serializes"))
         .bind(to_secs(now))
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(())
     }
@@ -134,7 +143,7 @@ impl Store {
     /// Cancels a live meeting; false when it was not live (already cancelled).
     pub async fn cancel_meeting_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         id: Uuid,
         reason: Option<&str>,
         now: DateTime<Utc>,
@@ -146,7 +155,7 @@ impl Store {
         .bind(reason)
         .bind(to_secs(now))
         .bind(id.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -158,34 +167,39 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
-             AND (calendar_lock_until IS NULL OR calendar_lock_until <= ?)",
-        )
-        .bind(to_secs(until))
-        .bind(id.to_string())
-        .bind(to_secs(now))
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.write(move |c| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
+                     AND (calendar_lock_until IS NULL OR calendar_lock_until <= ?)",
+                )
+                .bind(to_secs(until))
+                .bind(id.to_string())
+                .bind(to_secs(now))
+                .execute(&mut *c)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
     }
 
-    /// Releases the lease taken with `until` (not one another sync took after it ran out).
     pub async fn unlock_calendar(&self, id: Uuid, until: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE meetings SET calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
-        )
-        .bind(id.to_string())
-        .bind(to_secs(until))
-        .execute(&self.write)
-        .await?;
-        Ok(())
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE meetings SET calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
+                )
+                .bind(id.to_string())
+                .bind(to_secs(until))
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
-    /// Notes, before the provider is asked, whose calendar the meeting's event is (being) made in and whose
-    /// calendar still has one to delete: if an answer is lost, the next sync knows where to look. The event
-    /// is `pending` (and its link unknown) until the new holder's calendar confirms it.
-    /// Only while the sync still holds the calendar lease taken with `lease`; false when it lost it.
     pub async fn set_calendar_holder(
         &self,
         id: Uuid,
@@ -193,27 +207,28 @@ impl Store {
         holder: Option<Uuid>,
         cleanup: Option<Uuid>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \
-             calendar_status = 'pending', video_link = NULL WHERE id = ? AND calendar_lock_until = ?",
-        )
-        .bind(holder.map(|h| h.to_string()))
-        .bind(cleanup.map(|h| h.to_string()))
-        .bind(id.to_string())
-        .bind(to_secs(lease))
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.write(move |c| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \
+                     calendar_status = 'pending', video_link = NULL WHERE id = ? AND calendar_lock_until = ?",
+                )
+                .bind(holder.map(|h| h.to_string()))
+                .bind(cleanup.map(|h| h.to_string()))
+                .bind(id.to_string())
+                .bind(to_secs(lease))
+                .execute(&mut *c)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            })
+        })
+        .await
     }
 
-    /// Records that the calendar caught up with `version` of the meeting: the event is now in `holder`'s
-    /// calendar (None: in nobody's), with this status and video link; `cleanup` is a former holder whose
-    /// event is still to be deleted (then the version is not marked synced, so the job tries again). Only
-    /// while the sync still holds the lease taken with `lease`; false when it lost it.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_calendar_sync_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         id: Uuid,
         lease: DateTime<Utc>,
         version: i64,
@@ -235,7 +250,7 @@ impl Store {
         .bind(version)
         .bind(id.to_string())
         .bind(to_secs(lease))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -263,10 +278,10 @@ impl Store {
         row.as_ref().map(rows::meeting).transpose()
     }
 
-    pub async fn meeting_in(&self, tx: &mut Tx, id: Uuid) -> StoreResult<Option<Meeting>> {
+    pub async fn meeting_in(&self, tx: &mut Conn, id: Uuid) -> StoreResult<Option<Meeting>> {
         let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = ?"))
             .bind(id.to_string())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         row.as_ref().map(rows::meeting).transpose()
     }

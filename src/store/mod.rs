@@ -14,6 +14,7 @@ mod rows;
 mod teams;
 mod tokens;
 mod webhooks;
+mod writer;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -29,11 +30,11 @@ use crate::domain::model::{Agent, Team};
 
 pub use activities::{ActivityRow, NewActivity};
 pub use connections::{ConnectionRow, ConnectionStatus, OAuthFlow};
-pub use idempotency::{Claim, ClaimedKey, StoredResponse};
+pub use idempotency::{Claim, ClaimedKey, Recorded};
 pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
-pub use teams::TeamPatch;
 pub use webhooks::{DeliveryRow, EndpointRow};
+pub use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -47,6 +48,10 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A write found the state it depends on gone (a claim taken over, a booking cancelled meanwhile) and
+    /// was rolled back; the string says what.
+    #[error("write abandoned: {0}")]
+    Abandoned(&'static str),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -65,6 +70,8 @@ fn map_unique(e: sqlx::Error) -> StoreError {
 pub struct Store {
     read: SqlitePool,
     write: SqlitePool,
+    /// Group commit on the write connection (`write`): the booking path writes through it.
+    writer: Writer,
     /// Bumped after every committed write: cached snapshots from an older epoch are not served.
     epoch: Arc<AtomicU64>,
     snapshots: Arc<Mutex<HashMap<String, CachedSnapshot>>>,
@@ -86,6 +93,8 @@ pub struct TeamSnapshot {
 const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub type Tx = Transaction<'static, Sqlite>;
+/// A connection to write on: a transaction's (`&mut tx` coerces to it) or the group-commit writer's.
+pub type Conn = sqlx::SqliteConnection;
 
 impl Store {
     /// Opens (creating if needed) the database and applies pending migrations.
@@ -117,10 +126,16 @@ impl Store {
             .min_connections(1)
             .connect_with(options.read_only(true))
             .await?;
+        let epoch: Arc<AtomicU64> = Arc::default();
+        let bump = epoch.clone();
+        let writer = Writer::start(write.clone(), move || {
+            bump.fetch_add(1, Ordering::Release);
+        });
         Ok(Self {
             read,
             write,
-            epoch: Arc::default(),
+            writer,
+            epoch,
             snapshots: Arc::default(),
         })
     }
@@ -130,6 +145,18 @@ impl Store {
         tx.commit().await?;
         self.written();
         Ok(())
+    }
+
+    /// Runs `work` on the write connection in the next group commit (see `writer`), answering once it is
+    /// durable.
+    pub async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(work).await
     }
 
     fn written(&self) {

@@ -3,15 +3,11 @@
 use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
-use super::{map_unique, rows, to_secs, Store, StoreResult, Tx};
+use super::{map_unique, rows, to_secs, Conn, Store, StoreResult};
 use crate::domain::model::{Agent, Team};
 
 const TEAM_COLUMNS: &str = "id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
      min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, created_at";
-
-/// The old name of a team's validated settings, kept while `store/mod.rs` re-exports it; teams are written
-/// whole now (`insert_team_in`, `update_team_in`).
-pub type TeamPatch = crate::domain::settings::TeamSettings;
 
 impl Store {
     /// Inserts a new team; a slug in use is `Duplicate`.
@@ -111,10 +107,10 @@ impl Store {
     }
 
     /// The round-robin pointer as it is inside a write transaction.
-    pub async fn team_pointer_in(&self, tx: &mut Tx, team_id: Uuid) -> StoreResult<Option<Uuid>> {
+    pub async fn team_pointer_in(&self, tx: &mut Conn, team_id: Uuid) -> StoreResult<Option<Uuid>> {
         let row = sqlx::query("SELECT last_agent_id FROM teams WHERE id = ?")
             .bind(team_id.to_string())
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *tx)
             .await?;
         let v: Option<String> = row.try_get("last_agent_id")?;
         Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
@@ -122,14 +118,14 @@ impl Store {
 
     pub async fn set_team_pointer_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         team_id: Uuid,
         agent: Uuid,
     ) -> StoreResult<()> {
         sqlx::query("UPDATE teams SET last_agent_id = ? WHERE id = ?")
             .bind(agent.to_string())
             .bind(team_id.to_string())
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
         Ok(())
     }

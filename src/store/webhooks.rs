@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Store, StoreError, StoreResult, Tx};
+use super::{from_secs, rows, to_secs, Conn, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointRow {
@@ -118,11 +118,15 @@ impl Store {
     }
 
     /// Enabled endpoints that subscribe to this event type, as seen inside a write transaction.
-    pub async fn endpoints_for_in(&self, tx: &mut Tx, event_type: &str) -> StoreResult<Vec<Uuid>> {
+    pub async fn endpoints_for_in(
+        &self,
+        tx: &mut Conn,
+        event_type: &str,
+    ) -> StoreResult<Vec<Uuid>> {
         let all = sqlx::query(
             "SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL AND disabled_at IS NULL",
         )
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
         Ok(all
             .iter()
@@ -136,7 +140,7 @@ impl Store {
 
     pub async fn insert_delivery_in(
         &self,
-        tx: &mut Tx,
+        tx: &mut Conn,
         endpoint_id: Uuid,
         activity_id: Uuid,
         now: DateTime<Utc>,
@@ -151,7 +155,7 @@ impl Store {
         .bind(activity_id.to_string())
         .bind(to_secs(now))
         .bind(to_secs(now))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
         Ok(id)
     }

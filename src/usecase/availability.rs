@@ -5,11 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::views::SlotList;
 use crate::app::App;
 use crate::calendar::cache::{FreeBusyCache, Lookup};
 use crate::calendar::CalendarError;
@@ -17,7 +14,7 @@ use crate::domain::availability::{bookable_window, pooled_slots, strict_slots, S
 use crate::domain::model::{Agent, Team};
 use crate::domain::routing::rotation;
 use crate::domain::{IanaZone, MeetingLength, TeamMode};
-use crate::error::{AppError, AppResult, Problems, SlotView};
+use crate::error::{AppError, AppResult, Problems};
 use crate::store::TeamSnapshot;
 
 /// Longest window one availability call may span.
@@ -39,16 +36,16 @@ pub struct AvailabilityQuery {
     pub duration: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AvailabilityAnswer {
+/// A team's free slots for a visitor: the starts, the meeting's length and the visitor's zone (for labels),
+/// and how the calendars could be read.
+#[derive(Debug, Clone)]
+pub struct Availability {
     pub team: String,
-    pub timezone: String,
-    pub duration: u32,
+    pub zone: IanaZone,
+    pub meeting: MeetingLength,
     /// Sorted, distinct, each bookable at the moment of the answer.
-    #[schema(value_type = Vec<SlotView>)]
-    pub slots: SlotList,
+    pub starts: Vec<DateTime<Utc>>,
     /// Only when some calendars could not be read fresh (a provider is down).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub calendars: Option<CalendarHealth>,
 }
 
@@ -97,7 +94,7 @@ pub async fn team_availability(
     app: &App,
     slug: &str,
     q: &AvailabilityQuery,
-) -> AppResult<AvailabilityAnswer> {
+) -> AppResult<Availability> {
     let snapshot = app
         .store
         .team_snapshot(slug)
@@ -156,18 +153,18 @@ pub async fn team_availability(
             stale: busy.stale.len(),
             unavailable: busy.unavailable.len(),
         });
-    Ok(AvailabilityAnswer {
+    Ok(Availability {
         team: team.slug.to_string(),
-        timezone: zone.name().to_owned(),
-        duration: meeting.minutes(),
-        slots: SlotList::new(starts, meeting.minutes(), zone.tz()),
+        zone,
+        meeting,
+        starts,
         calendars,
     })
 }
 
 /// Present when some agents' calendars could not be read fresh: how many were answered from free/busy
 /// older than the TTL (`stale`), and how many were left out entirely (`unavailable`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CalendarHealth {
     pub stale: usize,
     pub unavailable: usize,

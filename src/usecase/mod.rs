@@ -6,5 +6,4 @@ pub mod availability;
 pub mod booking;
 pub mod connect;
 pub mod retention;
-pub mod views;
 pub mod visitor;

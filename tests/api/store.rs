@@ -1,7 +1,7 @@
 //! The store's guarantees that HTTP cannot easily reach: an idempotency claim whose lease ran out.
 
 use rondo::outbox::Job;
-use rondo::store::{Claim, Store, StoredResponse};
+use rondo::store::{Claim, Recorded, Store};
 
 use crate::support::*;
 
@@ -39,25 +39,18 @@ async fn a_taken_over_claim_can_no_longer_save_its_answer() {
     else {
         panic!("an expired lease is taken over")
     };
-    let answer = |body: &str| StoredResponse {
-        status: 201,
-        body: body.into(),
+    let answer = |n: u128| Recorded::Booked {
+        meeting: uuid::Uuid::from_u128(n),
     };
-    assert!(!store
-        .save_idempotent_response(&first, &answer("first"))
-        .await
-        .unwrap());
+    assert!(!store.save_outcome(&first, answer(1)).await.unwrap());
     store.release_idempotency_key(&first).await.unwrap(); // must not drop the retry's claim
-    assert!(store
-        .save_idempotent_response(&second, &answer("second"))
-        .await
-        .unwrap());
+    assert!(store.save_outcome(&second, answer(2)).await.unwrap());
     assert_eq!(
         store
             .claim_idempotency_key("scope", "k", "hash", later)
             .await
             .unwrap(),
-        Claim::Replay(answer("second"))
+        Claim::Replay(answer(2))
     );
     assert_eq!(
         store
@@ -75,7 +68,7 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
     let t0 = default_now();
     let mut tx = store.begin_write().await.unwrap();
     let id = store
-        .insert_typed_job_in(
+        .insert_job_in(
             &mut tx,
             &Job::CalendarSync {
                 meeting: uuid::Uuid::now_v7(),
@@ -120,7 +113,7 @@ async fn a_crashed_workers_job_is_taken_again_once_its_lease_runs_out() {
         .unwrap();
     let mut tx = store.begin_write().await.unwrap();
     let id = store
-        .insert_typed_job_in(
+        .insert_job_in(
             &mut tx,
             &Job::CalendarSync {
                 meeting: uuid::Uuid::now_v7(),

@@ -10,15 +10,15 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::domain::model::{Agent, Meeting, MeetingStatus, RoutingTrace};
+use crate::domain::model::{Agent, Meeting, MeetingStatus};
 use crate::domain::EmailAddress;
 use crate::error::{AppError, AppResult, Problems};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
 use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::views::{AgentBrief, RoutingView};
 use crate::store::{from_secs, MeetingFilter};
 use crate::usecase::availability::parse_instant;
-use crate::usecase::views::AgentBrief;
 
 const CSV_PAGE: u32 = 1000;
 
@@ -71,7 +71,7 @@ pub struct MeetingView {
     pub status: String,
     /// Whether the meeting happened; null until someone says.
     pub took_place: Option<bool>,
-    pub routing: RoutingTrace,
+    pub routing: RoutingView,
     pub session_id: Option<String>,
     pub dialogue_id: Option<String>,
     pub cancel_reason: Option<String>,
@@ -97,7 +97,7 @@ fn meeting_view(m: &Meeting, agent: &AgentBrief) -> MeetingView {
         end: m.end.to_rfc3339(),
         status: m.status.as_str().to_owned(),
         took_place: m.took_place,
-        routing: m.routing.clone(),
+        routing: (&m.routing).into(),
         session_id: m.session_id.clone(),
         dialogue_id: m.dialogue_id.clone(),
         cancel_reason: m.cancel_reason.clone(),

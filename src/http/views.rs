@@ -1,5 +1,5 @@
-//! What the API answers with: response shapes built from entities, shared by handlers and the OpenAPI
-//! document.
+//! What the API answers with: response shapes built from the use cases' outcomes, shared by handlers and
+//! the OpenAPI document. The domain's types are shown through these, never serialized as they are.
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::model::{Agent, Meeting, RoutingTrace, Visitor};
-use crate::error::SlotView;
+use crate::domain::model::{Agent, Meeting, RoutingTrace, SkippedAgent, Visitor};
+use crate::domain::routing::{RoutingStep, SkipReason};
+use crate::usecase::availability::{Availability, CalendarHealth};
+use crate::usecase::booking::{visitor_zone, Alternatives, Booking};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AgentBrief {
@@ -23,6 +25,67 @@ impl From<&Agent> for AgentBrief {
             id: a.id,
             name: a.name.clone(),
             email: a.email.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
+#[schema(as = Visitor)]
+pub struct VisitorView {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// BCP 47 tag; emails are in Dutch for `nl…`, English otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+impl From<&Visitor> for VisitorView {
+    fn from(v: &Visitor) -> Self {
+        Self {
+            email: v.email.clone(),
+            name: v.name.clone(),
+            company: v.company.clone(),
+            timezone: v.timezone.clone(),
+            locale: v.locale.clone(),
+        }
+    }
+}
+
+/// One skipped candidate in a routing decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = SkippedAgent)]
+pub struct SkippedView {
+    pub agent_id: Uuid,
+    #[schema(value_type = String, example = "busy")]
+    pub reason: SkipReason,
+}
+
+/// Why a meeting went to its agent: which step chose and who was passed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = RoutingTrace)]
+pub struct RoutingView {
+    #[schema(value_type = String, example = "round_robin")]
+    pub step: RoutingStep,
+    pub skipped: Vec<SkippedView>,
+}
+
+impl From<&RoutingTrace> for RoutingView {
+    fn from(r: &RoutingTrace) -> Self {
+        Self {
+            step: r.step,
+            skipped: r
+                .skipped
+                .iter()
+                .map(|SkippedAgent { agent_id, reason }| SkippedView {
+                    agent_id: *agent_id,
+                    reason: *reason,
+                })
+                .collect(),
         }
     }
 }
@@ -51,9 +114,9 @@ pub struct BookingView {
     pub start: String,
     pub end: String,
     pub duration: i64,
-    pub visitor: Visitor,
+    pub visitor: VisitorView,
     pub agent: AgentBrief,
-    pub routing: RoutingTrace,
+    pub routing: RoutingView,
     pub calendar_event: CalendarEventView,
     pub links: BookingLinks,
     pub session_id: Option<String>,
@@ -72,12 +135,9 @@ pub fn instant_in(t: DateTime<Utc>, tz: Option<Tz>) -> String {
     }
 }
 
-pub fn visitor_tz(v: &Visitor) -> Option<Tz> {
-    v.timezone.as_deref().and_then(|z| z.parse().ok())
-}
-
-pub fn booking_view(m: &Meeting, agent: &Agent, config: &crate::config::Config) -> BookingView {
-    let tz = visitor_tz(&m.visitor);
+pub fn booking_view(b: &Booking, config: &crate::config::Config) -> BookingView {
+    let Booking { meeting: m, agent } = b;
+    let tz = visitor_zone(&m.visitor);
     BookingView {
         id: m.id,
         status: m.status.as_str().to_owned(),
@@ -85,22 +145,82 @@ pub fn booking_view(m: &Meeting, agent: &Agent, config: &crate::config::Config) 
         start: instant_in(m.start, tz),
         end: instant_in(m.end, tz),
         duration: (m.end - m.start).num_minutes(),
-        visitor: m.visitor.clone(),
+        visitor: (&m.visitor).into(),
         agent: agent.into(),
-        routing: m.routing.clone(),
+        routing: (&m.routing).into(),
         calendar_event: CalendarEventView {
             status: m.calendar_status.clone(),
             video_link: m.video_link.clone(),
         },
-        links: BookingLinks {
-            cancel: format!("{}/cancel", super::visitor::manage_url(config, m.id)),
-            reschedule: format!("{}/reschedule", super::visitor::manage_url(config, m.id)),
-        },
+        links: links(m, config),
         session_id: m.session_id.clone(),
         dialogue_id: m.dialogue_id.clone(),
         attributes: m.attributes.clone(),
         cancel_reason: m.cancel_reason.clone(),
         created_at: m.created_at.to_rfc3339(),
+    }
+}
+
+fn links(m: &Meeting, config: &crate::config::Config) -> BookingLinks {
+    let manage = crate::usecase::visitor::manage_url(config, m.id);
+    BookingLinks {
+        cancel: format!("{manage}/cancel"),
+        reschedule: format!("{manage}/reschedule"),
+    }
+}
+
+/// One offered slot, as shown to the chat service.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ToSchema)]
+pub struct SlotView {
+    /// RFC 3339, in the visitor's zone.
+    pub start: String,
+    pub end: String,
+    /// Short label in the visitor's zone, e.g. `Mon 23 Nov 10:00`.
+    pub local: String,
+}
+
+/// The alternatives of a slot taken meanwhile, labelled for the visitor.
+pub fn alternative_views(a: &Alternatives) -> Vec<SlotView> {
+    a.starts
+        .iter()
+        .map(|s| slot_view(*s, a.minutes, a.zone))
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AvailabilityAnswer {
+    pub team: String,
+    pub timezone: String,
+    pub duration: u32,
+    /// Sorted, distinct, each bookable at the moment of the answer.
+    #[schema(value_type = Vec<SlotView>)]
+    pub slots: SlotList,
+    /// Only when some calendars could not be read fresh (a provider is down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendars: Option<CalendarHealthView>,
+}
+
+/// Present when some agents' calendars could not be read fresh: how many were answered from free/busy
+/// older than the TTL (`stale`), and how many were left out entirely (`unavailable`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = CalendarHealth)]
+pub struct CalendarHealthView {
+    pub stale: usize,
+    pub unavailable: usize,
+}
+
+impl From<Availability> for AvailabilityAnswer {
+    fn from(a: Availability) -> Self {
+        let minutes = a.meeting.minutes();
+        Self {
+            team: a.team,
+            timezone: a.zone.name().to_owned(),
+            duration: minutes,
+            slots: SlotList::new(a.starts, minutes, a.zone.tz()),
+            calendars: a.calendars.map(|CalendarHealth { stale, unavailable }| {
+                CalendarHealthView { stale, unavailable }
+            }),
+        }
     }
 }
 

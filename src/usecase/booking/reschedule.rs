@@ -1,0 +1,191 @@
+//! Moving a booking to another start (the chat service's `POST /v1/bookings/{id}/reschedule`, and the
+//! visitor's page). The meeting stays with its agent when that agent is free then; otherwise the chat
+//! service's move goes to the rotation (and the pointer moves to whoever it picks), while the visitor's page
+//! only offers the agent's own free times. The old slot is freed in the same piece of work.
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use super::change::{self, Change};
+use super::claim::{self, Order, Slot};
+use super::request::{check_start, RescheduleRequest};
+use super::{alternatives_after, load, visitor_zone, Alternatives, Booking};
+use crate::app::App;
+use crate::domain::model::{ActivityType, MeetingStatus, RoutingTrace};
+use crate::domain::routing::RoutingStep;
+use crate::domain::MeetingLength;
+use crate::error::{AppError, Problems};
+use crate::mail::render::MailKind;
+use crate::outbox;
+use crate::store::StoreError;
+
+use super::super::availability::{load_team, parse_instant};
+
+/// Who moves the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mover {
+    /// The chat service: the same agent when free, else the rotation.
+    Chat,
+    /// The visitor, on their page: the same agent or nothing.
+    Visitor,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum RescheduleOutcome {
+    /// Moved (maybe to another agent).
+    Moved(Booking),
+    /// It is already at that start (a retry, a double click): nothing changed, nothing is sent again.
+    Unchanged(Booking),
+    /// Nobody who may take it is free then: the next free slots instead.
+    SlotTaken(Alternatives),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RescheduleError {
+    #[error("invalid reschedule")]
+    Invalid(Vec<(String, String)>),
+    #[error("no such booking")]
+    NotFound,
+    /// The booking is cancelled (or was cancelled meanwhile).
+    #[error("{0}")]
+    Cancelled(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for RescheduleError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Abandoned(why) => RescheduleError::Cancelled(why),
+            other => RescheduleError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AppError> for RescheduleError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Validation(fields) => RescheduleError::Invalid(fields),
+            AppError::NotFound(_) => RescheduleError::NotFound,
+            AppError::Internal(e) => RescheduleError::Internal(e),
+            other => RescheduleError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+const CANCELLED: &str = "a cancelled booking cannot be rescheduled";
+const CANCELLED_MEANWHILE: &str = "the booking was cancelled meanwhile";
+
+pub async fn reschedule(
+    app: &App,
+    id: Uuid,
+    req: &RescheduleRequest,
+    mover: Mover,
+) -> Result<RescheduleOutcome, RescheduleError> {
+    let now = app.now();
+    let Booking {
+        meeting: old,
+        agent: old_agent,
+    } = load(app, id).await?.ok_or(RescheduleError::NotFound)?;
+    if old.status != MeetingStatus::Booked {
+        return Err(RescheduleError::Cancelled(CANCELLED));
+    }
+    let team = load_team(app, &old.team_slug).await?;
+    let length = MeetingLength::parse((old.end - old.start).num_minutes())
+        .map_err(|e| anyhow::anyhow!("stored meeting length: {e}"))?;
+    let policy = team.policy(length);
+    let mut problems = Problems::default();
+    let start = parse_instant("start", &req.start, &mut problems);
+    let queue = app.store.team_queue(team.id).await?;
+    if let Some(start) = start {
+        check_start(&queue, &policy, start, now, &mut problems);
+    }
+    let Some(start) = start.filter(|_| problems.is_empty()) else {
+        return Err(RescheduleError::Invalid(problems.into_pairs()));
+    };
+    if start == old.start {
+        return Ok(RescheduleOutcome::Unchanged(Booking {
+            meeting: old,
+            agent: old_agent,
+        }));
+    }
+    let end = start + Duration::minutes(length.minutes() as i64);
+    let blocked = team.blocked_range(start, length);
+    // Everyone who may take it is screened (the same agent and, for the chat service, the rotation).
+    let may_take: Vec<_> = match mover {
+        Mover::Chat => queue.clone(),
+        Mover::Visitor => queue
+            .iter()
+            .filter(|a| a.id == old_agent.id)
+            .cloned()
+            .collect(),
+    };
+    let verdicts = claim::screen(app, &may_take, &policy, start, Some(&old)).await?;
+    let slot = Slot {
+        team: team.id,
+        queue,
+        verdicts,
+        blocked,
+        moving: Some(id),
+    };
+    let order = Order::AgentFirst {
+        agent: old_agent.id,
+        rotation: mover == Mover::Chat,
+    };
+    let db = app.store.clone();
+    let moved = app
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let claimed = claim::claim(c, &db, slot, order).await?;
+                let Some(agent) = claimed.agent else {
+                    return Ok(None);
+                };
+                let current = db
+                    .meeting_in(c, id)
+                    .await?
+                    .ok_or(StoreError::Abandoned("the meeting is gone"))?;
+                if current.status != MeetingStatus::Booked {
+                    return Err(StoreError::Abandoned(CANCELLED_MEANWHILE));
+                }
+                // Kept by the same agent, the meeting keeps the trace of how it was first routed.
+                let routing = if claimed.by_rotation {
+                    RoutingTrace {
+                        step: RoutingStep::RoundRobin,
+                        skipped: claimed.skipped,
+                    }
+                } else {
+                    current.routing.clone()
+                };
+                db.reschedule_meeting_in(c, id, agent.id, start, end, blocked, &routing, now)
+                    .await?;
+                if claimed.by_rotation {
+                    db.set_team_pointer_in(c, current.team_id, agent.id).await?;
+                }
+                let updated = db
+                    .meeting_in(c, id)
+                    .await?
+                    .ok_or(StoreError::Abandoned("the meeting is gone"))?;
+                let change = Change {
+                    kind: ActivityType::Rescheduled,
+                    meeting: &updated,
+                    agent: &agent,
+                    mail: MailKind::Update,
+                    now,
+                };
+                change::record(c, &db, change).await?;
+                Ok(Some(()))
+            })
+        })
+        .await?;
+    if moved.is_none() {
+        let alternatives =
+            alternatives_after(app, &team, length, start, visitor_zone(&old.visitor)).await?;
+        return Ok(RescheduleOutcome::SlotTaken(alternatives));
+    }
+    outbox::sync_calendar_inline(app, id).await;
+    Ok(RescheduleOutcome::Moved(
+        load(app, id).await?.ok_or(RescheduleError::NotFound)?,
+    ))
+}
