@@ -6,8 +6,13 @@
 //!
 //! Requests are bounded in count and time; everything stays on 127.0.0.1. Figures go to BENCHMARKS.md.
 //!
+//! Then it runs ../shared/limits/sqlite_booking_txn.py (a booking-shaped SQLite transaction from Python, the
+//! floor DESIGN.md "Scale" quotes) on the same machine in the same minute and prints rondo's bookings/s as a
+//! share of it.
+//!
 //! Knobs (environment): LOAD_SECONDS (default 10), LOAD_CONNECTIONS (default 32), LOAD_SYNCHRONOUS
-//! (full|normal, default full).
+//! (full|normal, default full), LOAD_RONDO_BIN (another rondo binary to measure, e.g. an older build, so
+//! two builds can be compared in one sitting; default: this build's).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -42,7 +47,9 @@ impl Drop for Server {
 fn start_server(synchronous: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_rondo"))
+    let bin =
+        std::env::var("LOAD_RONDO_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_rondo").into());
+    let child = Command::new(bin)
         .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "RONDO_DATABASE_URL",
@@ -82,7 +89,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn report(name: &str, ok: usize, other: usize, elapsed: Duration, mut lat: Vec<Duration>) {
+/// Prints the phase's figures; returns its `ok` answers per second.
+fn report(name: &str, ok: usize, other: usize, elapsed: Duration, mut lat: Vec<Duration>) -> f64 {
     lat.sort();
     println!(
         "{name}: {ok} ok, {other} other in {:.1} s = {:.0} req/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
@@ -92,11 +100,12 @@ fn report(name: &str, ok: usize, other: usize, elapsed: Duration, mut lat: Vec<D
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
+    ok as f64 / elapsed.as_secs_f64()
 }
 
 async fn seed(client: &reqwest::Client, base: &str) {
     let team = json!({"slug": "load", "name": "Load", "meeting_minutes": 30, "slot_step_minutes": 30,
-        "min_notice_minutes": 0, "horizon_days": 90});
+        "min_notice_minutes": 0, "horizon_days": 200});
     let r = client
         .post(format!("{base}/admin/api/teams"))
         .bearer_auth(ADMIN)
@@ -155,11 +164,17 @@ async fn availability_load(client: &reqwest::Client, base: &str, connections: us
     .await;
 }
 
-async fn booking_load(client: &reqwest::Client, base: &str, connections: usize, seconds: u64) {
-    // Every free start of the next 60 days, each bookable by up to 10 agents: hand them out round robin.
+async fn booking_load(
+    client: &reqwest::Client,
+    base: &str,
+    connections: usize,
+    seconds: u64,
+) -> f64 {
+    // Every free start of the next 180 days (enough work for the whole phase), each bookable by up to 10
+    // agents: hand them out round robin.
     let from = chrono::Utc::now();
     let mut starts = Vec::new();
-    for chunk in 0..2 {
+    for chunk in 0..6 {
         let f = from + chrono::Duration::days(30 * chunk);
         let t = f + chrono::Duration::days(30);
         let url = format!(
@@ -205,12 +220,12 @@ async fn booking_load(client: &reqwest::Client, base: &str, connections: usize, 
             )
         },
     )
-    .await;
+    .await
 }
 
 /// Sends requests from `connections` concurrent loops for `seconds` (or until `request` has no more work for
 /// the next sequence number), counting answers with status `ok_status`, and prints the figures.
-async fn drive<F>(name: &str, ok_status: u16, connections: usize, seconds: u64, request: F)
+async fn drive<F>(name: &str, ok_status: u16, connections: usize, seconds: u64, request: F) -> f64
 where
     F: Fn(usize) -> Option<reqwest::RequestBuilder> + Send + Sync + 'static,
 {
@@ -251,7 +266,23 @@ where
         other += x;
         lat.extend(l);
     }
-    report(name, ok, other, start.elapsed(), lat);
+    report(name, ok, other, start.elapsed(), lat)
+}
+
+/// The booking-shaped SQLite transaction of ../shared/limits, measured now: transactions per second.
+fn raw_limit(synchronous: &str) -> Option<f64> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/limits/sqlite_booking_txn.py"
+    );
+    let out = Command::new("python3")
+        .args([script, synchronous])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    println!("raw limit ({script}): {text}");
+    text.split_whitespace().next()?.parse().ok()
 }
 
 fn enc(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -303,11 +334,18 @@ fn main() {
             status_kb(pid, "VmRSS:"),
             status_kb(pid, "VmHWM:")
         );
-        booking_load(&client, &server.base, connections, seconds).await;
+        let booked = booking_load(&client, &server.base, connections, seconds).await;
         println!(
             "RSS after booking load: {} KB (peak {} KB); sqlite synchronous={synchronous}",
             status_kb(pid, "VmRSS:"),
             status_kb(pid, "VmHWM:")
         );
+        match raw_limit(&synchronous) {
+            Some(raw) => println!(
+                "bookings over HTTP: {booked:.0}/s = {:.0} % of the raw booking-shaped transaction ({raw:.0}/s)",
+                100.0 * booked / raw
+            ),
+            None => println!("bookings over HTTP: {booked:.0}/s (raw limit not measured: ../shared/limits or python3 missing)"),
+        }
     });
 }

@@ -81,7 +81,7 @@ pub async fn sync_meeting_calendar(app: &App, meeting_id: Uuid) -> Result<(), Sy
             retry_after: Some(std::time::Duration::from_secs(5)),
         }));
     }
-    sync_leased(app, meeting_id, until).await
+    sync_leased(app, meeting_id, until, None).await.0
 }
 
 /// The lease a new meeting's calendar sync is taken with in the booking's own insert.
@@ -89,19 +89,31 @@ pub fn new_lease(now: DateTime<Utc>) -> DateTime<Utc> {
     now + chrono::Duration::seconds(LOCK_SECONDS)
 }
 
+/// What a sync recorded on the meeting (recording releases the lease).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRecord {
+    pub status: &'static str,
+    pub video_link: Option<String>,
+}
+
 /// `sync_meeting_calendar` for a caller that already holds the meeting's lease (`until`), such as the
-/// booking that took it in its insert.
+/// booking that took it in its insert. `known` is the meeting with its agent as that caller just wrote
+/// them (nothing to read again). Answers what was recorded, if the sync got that far.
 pub async fn sync_leased(
     app: &App,
     meeting_id: Uuid,
     until: DateTime<Utc>,
-) -> Result<(), SyncError> {
-    let result = sync_locked(app, meeting_id, until).await;
+    known: Option<(Meeting, Agent)>,
+) -> (Result<(), SyncError>, Option<SyncRecord>) {
+    let mut record = None;
+    let result = sync_locked(app, meeting_id, until, known, &mut record).await;
     // Recording a result releases the lease; anything else releases it here.
-    if let Err(e) = app.store.unlock_calendar(meeting_id, until).await {
-        tracing::warn!(meeting = %meeting_id, error = %e, "calendar lease not released; it will expire");
+    if record.is_none() {
+        if let Err(e) = app.store.unlock_calendar(meeting_id, until).await {
+            tracing::warn!(meeting = %meeting_id, error = %e, "calendar lease not released; it will expire");
+        }
     }
-    result
+    (result, record)
 }
 
 /// The lease ran out under a sync that took too long; another sync has the meeting now.
@@ -112,9 +124,20 @@ fn lease_lost() -> SyncError {
     })
 }
 
-async fn sync_locked(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) -> Result<(), SyncError> {
-    let Some(m) = app.store.meeting(meeting_id).await.map_err(store)? else {
-        return Ok(());
+/// Syncs under the lease `lease`; `recorded` says what was recorded (which releases the lease).
+async fn sync_locked(
+    app: &App,
+    meeting_id: Uuid,
+    lease: DateTime<Utc>,
+    known: Option<(Meeting, Agent)>,
+    recorded: &mut Option<SyncRecord>,
+) -> Result<(), SyncError> {
+    let (m, known_agent) = match known {
+        Some((m, a)) => (m, Some(a)),
+        None => match app.store.meeting(meeting_id).await.map_err(store)? {
+            Some(m) => (m, None),
+            None => return Ok(()),
+        },
     };
     if m.calendar_synced >= m.calendar_version && m.calendar_cleanup_agent_id.is_none() {
         return Ok(());
@@ -142,7 +165,10 @@ async fn sync_locked(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) -> Resul
         }
     }
     if let Some(a) = wanted {
-        let owner = agent(app, a).await?;
+        let owner = match known_agent.filter(|k| k.id == a) {
+            Some(k) => k,
+            None => agent(app, a).await?,
+        };
         let cal = app.calendars.for_agent(&owner).ok_or_else(|| {
             CalendarError::Disconnected(format!("agent {} has no calendar connected", owner.id))
         })?;
@@ -185,9 +211,10 @@ async fn sync_locked(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) -> Resul
         (None, Some(_)) => "pending",
     };
     let (db, id, version) = (app.store.clone(), m.id, m.calendar_version);
-    let recorded = app
+    let kept_link = link.clone();
+    let recorded_now = app
         .store
-        .write(move |c| {
+        .write_one(move |c| {
             Box::pin(async move {
                 db.record_calendar_sync_in(
                     c,
@@ -204,9 +231,13 @@ async fn sync_locked(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) -> Resul
         })
         .await
         .map_err(store)?;
-    if !recorded {
+    if !recorded_now {
         return Err(lease_lost());
     }
+    *recorded = Some(SyncRecord {
+        status,
+        video_link: kept_link,
+    });
     match left {
         Some(e) => Err(e),
         None => Ok(()),

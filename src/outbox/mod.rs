@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::calendar::CalendarError;
+use crate::domain::model::{Agent, Meeting};
 use crate::mail::render::MailKind;
 use crate::store::JobRow;
 use calendar::{sync_meeting_calendar, SyncError};
@@ -198,36 +199,51 @@ async fn settle(app: &App, job: &JobRow, outcome: Outcome) -> anyhow::Result<()>
 /// Tries a meeting's calendar sync right away, within `INLINE_DEADLINE`, so an answer can carry the video
 /// link; the job written with the change stays the path of record and finds nothing left to do.
 pub async fn sync_calendar_inline(app: &App, meeting_id: Uuid) {
-    sync_inline(app, meeting_id, None).await
-}
-
-/// `sync_calendar_inline` for a new meeting whose insert took its calendar lease (`lease`).
-pub async fn sync_new_calendar_inline(app: &App, meeting_id: Uuid, lease: DateTime<Utc>) {
-    sync_inline(app, meeting_id, Some(lease)).await
-}
-
-async fn sync_inline(app: &App, meeting_id: Uuid, lease: Option<DateTime<Utc>>) {
-    // In its own task: when the answer cannot wait any longer, the sync still finishes (and records its
-    // result and releases the meeting's calendar lease) instead of being dropped halfway.
     let background = app.clone();
-    let sync = tokio::spawn(async move {
-        match lease {
-            Some(until) => calendar::sync_leased(&background, meeting_id, until).await,
-            None => sync_meeting_calendar(&background, meeting_id).await,
-        }
-    });
-    match tokio::time::timeout(INLINE_DEADLINE, sync).await {
-        Ok(Ok(Ok(()))) => {}
+    let sync = async move { sync_meeting_calendar(&background, meeting_id).await };
+    let _ = within_deadline(meeting_id, sync).await;
+}
+
+/// `sync_calendar_inline` for a new meeting whose insert took its calendar lease (`lease`), with the
+/// meeting and agent as written. Answers what the sync recorded when it finished in time.
+pub async fn sync_new_calendar_inline(
+    app: &App,
+    meeting: Meeting,
+    agent: Agent,
+    lease: DateTime<Utc>,
+) -> Option<calendar::SyncRecord> {
+    let (background, id) = (app.clone(), meeting.id);
+    let sync = async move {
+        let (result, record) =
+            calendar::sync_leased(&background, id, lease, Some((meeting, agent))).await;
+        result.map(|()| record)
+    };
+    within_deadline(id, sync).await.flatten()
+}
+
+/// Runs a sync in its own task: when the answer cannot wait any longer, the sync still finishes (and
+/// records its result and releases the meeting's calendar lease) instead of being dropped halfway.
+async fn within_deadline<T: Send + 'static>(
+    meeting_id: Uuid,
+    sync: impl std::future::Future<Output = Result<T, SyncError>> + Send + 'static,
+) -> Option<T> {
+    match tokio::time::timeout(INLINE_DEADLINE, tokio::spawn(sync)).await {
+        Ok(Ok(Ok(done))) => Some(done),
         Ok(Ok(Err(e))) => {
-            tracing::warn!(meeting = %meeting_id, error = ?e, "calendar not updated yet; the outbox will retry")
+            tracing::warn!(meeting = %meeting_id, error = ?e, "calendar not updated yet; the outbox will retry");
+            None
         }
         Ok(Err(e)) => {
-            tracing::error!(meeting = %meeting_id, error = %e, "calendar sync task failed")
+            tracing::error!(meeting = %meeting_id, error = %e, "calendar sync task failed");
+            None
         }
-        Err(_) => tracing::warn!(
-            meeting = %meeting_id,
-            "calendar still busy after the inline deadline; answering without waiting"
-        ),
+        Err(_) => {
+            tracing::warn!(
+                meeting = %meeting_id,
+                "calendar still busy after the inline deadline; answering without waiting"
+            );
+            None
+        }
     }
 }
 

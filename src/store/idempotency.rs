@@ -39,7 +39,7 @@ struct StoredAlternatives {
 }
 
 impl Recorded {
-    fn encode(&self) -> (&'static str, String) {
+    pub(super) fn encode(&self) -> (&'static str, String) {
         match self {
             Recorded::Booked { meeting } => ("booked", meeting.to_string()),
             Recorded::SlotTaken {
@@ -92,6 +92,12 @@ pub struct ClaimedKey {
     token: String,
 }
 
+impl ClaimedKey {
+    pub(super) fn token(&self) -> &str {
+        &self.token
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The key is ours: process the request.
@@ -119,7 +125,7 @@ impl Store {
             token: Uuid::now_v7().to_string(),
         };
         let hash = request_hash.to_owned();
-        self.write(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
+        self.write_one(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
             .await
     }
 
@@ -150,8 +156,10 @@ impl Store {
     /// `save_outcome_in` on its own (an answer that changed nothing else: a slot taken).
     pub async fn save_outcome(&self, claim: &ClaimedKey, outcome: Recorded) -> StoreResult<bool> {
         let (db, claim) = (self.clone(), claim.clone());
-        self.write(move |c| Box::pin(async move { db.save_outcome_in(c, &claim, &outcome).await }))
-            .await
+        self.write_one(move |c| {
+            Box::pin(async move { db.save_outcome_in(c, &claim, &outcome).await })
+        })
+        .await
     }
 
     /// Lets the key go after a failure that must not be replayed (bad input, a server error): a retry

@@ -10,7 +10,7 @@ use crate::domain::model::{Meeting, MeetingStatus, RoutingTrace};
 
 /// The longest a meeting's blocked range can be (8 h meeting, 4 h buffers each side): lets overlap queries
 /// seek from `start - MAX_BLOCK` in the index instead of scanning an agent's whole history.
-const MAX_BLOCK_SECONDS: i64 = (8 + 4 + 4) * 3600;
+pub(super) const MAX_BLOCK_SECONDS: i64 = (8 + 4 + 4) * 3600;
 
 const MEETING_SELECT: &str =
     "SELECT m.*, t.slug AS team_slug FROM meetings m JOIN teams t ON t.id = m.team_id";
@@ -167,7 +167,7 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        self.write(move |c| {
+        self.write_one(move |c| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
@@ -185,7 +185,7 @@ impl Store {
     }
 
     pub async fn unlock_calendar(&self, id: Uuid, until: DateTime<Utc>) -> StoreResult<()> {
-        self.write(move |c| {
+        self.write_one(move |c| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE meetings SET calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
@@ -207,7 +207,7 @@ impl Store {
         holder: Option<Uuid>,
         cleanup: Option<Uuid>,
     ) -> StoreResult<bool> {
-        self.write(move |c| {
+        self.write_one(move |c| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \

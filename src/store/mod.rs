@@ -6,6 +6,7 @@
 
 mod activities;
 mod agents;
+mod batch;
 mod connections;
 mod idempotency;
 mod jobs;
@@ -29,6 +30,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::domain::model::{Agent, Team};
 
 pub use activities::{ActivityRow, NewActivity};
+pub use batch::{Batch, ClaimFacts};
 pub use connections::{ConnectionRow, ConnectionStatus, OAuthFlow};
 pub use idempotency::{Claim, ClaimedKey, Recorded};
 pub use jobs::JobRow;
@@ -127,10 +129,11 @@ impl Store {
             .connect_with(options.read_only(true))
             .await?;
         let epoch: Arc<AtomicU64> = Arc::default();
-        let bump = epoch.clone();
-        let writer = Writer::start(write.clone(), move || {
-            bump.fetch_add(1, Ordering::Release);
-        });
+        // The group commit writes meetings, keys and calendar records, and the round-robin pointer: none of
+        // them is in a team snapshot except the pointer, which availability may see up to
+        // `SNAPSHOT_TTL` late (bookings read it inside their own write). Settings changes commit through
+        // `commit`, which invalidates snapshots at once.
+        let writer = Writer::start(write.clone(), || {});
         Ok(Self {
             read,
             write,
@@ -157,6 +160,17 @@ impl Store {
             + 'static,
     {
         self.writer.write(work).await
+    }
+
+    /// `write` for work of exactly one statement (it needs no savepoint of its own).
+    pub async fn write_one<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write_one(work).await
     }
 
     fn written(&self) {

@@ -106,6 +106,19 @@ impl Store {
         Ok(())
     }
 
+    /// The round-robin pointer as last committed.
+    pub async fn team_pointer(&self, team_id: Uuid) -> StoreResult<Option<Uuid>> {
+        let row = sqlx::query("SELECT last_agent_id FROM teams WHERE id = ?")
+            .bind(team_id.to_string())
+            .fetch_optional(&self.read)
+            .await?;
+        let v: Option<String> = match row {
+            Some(r) => r.try_get("last_agent_id")?,
+            None => None,
+        };
+        Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
+    }
+
     /// The round-robin pointer as it is inside a write transaction.
     pub async fn team_pointer_in(&self, tx: &mut Conn, team_id: Uuid) -> StoreResult<Option<Uuid>> {
         let row = sqlx::query("SELECT last_agent_id FROM teams WHERE id = ?")

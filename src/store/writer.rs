@@ -22,7 +22,14 @@ const MAX_BATCH: usize = 128;
 /// What the writer calls once the batch is settled: `None` when it committed, else why it did not.
 type Settle = Box<dyn FnOnce(Option<String>) + Send>;
 /// One caller's work: runs its statements and says whether they stand (true) or must be rolled back.
-type Work = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (bool, Settle)> + Send>;
+type Run = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (bool, Settle)> + Send>;
+
+struct Work {
+    run: Run,
+    /// Whether the work needs a savepoint of its own: it may write more than one statement. A single
+    /// statement that fails leaves nothing behind (SQLite undoes it), so it is run without one.
+    savepoint: bool,
+}
 
 /// The handle use cases write through; cheap to clone.
 #[derive(Clone)]
@@ -45,8 +52,25 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
+        self.submit(work, true).await
+    }
+
+    /// `write` for work of exactly one statement (no savepoint needed: a failed statement leaves nothing).
+    pub async fn write_one<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    async fn submit<T, F>(&self, work: F, savepoint: bool) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job: Work = Box::new(move |conn| {
+        let run: Run = Box::new(move |conn| {
             Box::pin(async move {
                 let result = AssertUnwindSafe(work(conn))
                     .catch_unwind()
@@ -63,7 +87,7 @@ impl Writer {
             })
         });
         self.queue
-            .send(job)
+            .send(Work { run, savepoint })
             .map_err(|_| gone("the writer has stopped"))?;
         answered
             .await
@@ -116,8 +140,13 @@ async fn run_batch(
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     for work in batch.drain(..) {
+        if !work.savepoint {
+            let (_, settle) = (work.run)(&mut tx).await;
+            settles.push(settle);
+            continue;
+        }
         let mut item = Connection::begin(&mut *tx).await?;
-        let (stands, settle) = work(&mut item).await;
+        let (stands, settle) = (work.run)(&mut item).await;
         settles.push(settle);
         if stands {
             item.commit().await?;

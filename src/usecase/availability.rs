@@ -200,7 +200,13 @@ pub async fn offered_starts_and_health(
     let Some(window) = bookable_window(&policy, window, now) else {
         return Ok((Vec::new(), Busy::default()));
     };
-    let candidates: Vec<Agent> = ordered_candidates(team.last_agent_id, snapshot.queue.clone())
+    // Only strict mode cares who is next; the snapshot's pointer may lag the bookings just made (they do
+    // not invalidate it), so it is read as committed.
+    let pointer = match team.mode {
+        TeamMode::Strict => app.store.team_pointer(team.id).await?,
+        TeamMode::Pooled => team.last_agent_id,
+    };
+    let candidates: Vec<Agent> = ordered_candidates(pointer, snapshot.queue.clone())
         .into_iter()
         .filter(|a| !a.paused && a.connected())
         .collect();

@@ -15,7 +15,7 @@ use crate::domain::routing::RoutingStep;
 use crate::error::AppError;
 use crate::mail::render::MailKind;
 use crate::outbox;
-use crate::store::{Claim, ClaimedKey, Recorded, StoreError};
+use crate::store::{Batch, Claim, ClaimedKey, Recorded, StoreError};
 
 /// Who is asking, for idempotency keys: keys are per token.
 pub struct IdempotencyContext<'a> {
@@ -200,20 +200,28 @@ async fn book_claimed(
         created_at: now,
         updated_at: now,
     };
-    let (db, key_held) = (app.store.clone(), key.clone());
+    let key_held = key.clone();
     let booked = app
         .store
         .write(move |c| {
             Box::pin(async move {
-                let claimed = claim::claim(c, &db, slot, Order::Rotation).await?;
+                let claimed = claim::claim(
+                    c,
+                    slot,
+                    Order::Rotation,
+                    ActivityType::Scheduled,
+                    Some(&key_held),
+                )
+                .await?;
                 let Some(agent) = claimed.agent else {
                     return Ok(None);
                 };
                 meeting.agent_id = agent.id;
                 meeting.calendar_agent_id = Some(agent.id);
                 meeting.routing.skipped = claimed.skipped;
-                db.insert_meeting_in(c, &meeting, Some(lease)).await?;
-                db.set_team_pointer_in(c, meeting.team_id, agent.id).await?;
+                let mut batch = Batch::default();
+                batch.insert_meeting(&meeting, Some(lease));
+                batch.set_team_pointer(meeting.team_id, agent.id);
                 let change = Change {
                     kind: ActivityType::Scheduled,
                     meeting: &meeting,
@@ -221,14 +229,12 @@ async fn book_claimed(
                     mail: MailKind::Invitation,
                     now,
                 };
-                change::record(c, &db, change).await?;
+                change::record(&mut batch, change, &claimed.endpoints);
                 let outcome = Recorded::Booked {
                     meeting: meeting.id,
                 };
-                if !db.save_outcome_in(c, &key_held, &outcome).await? {
-                    // Our lease on the key ran out and a retry took it over: it books, we do not.
-                    return Err(StoreError::Abandoned("the Idempotency-Key was taken over"));
-                }
+                batch.save_outcome(&key_held, &outcome);
+                batch.run(c).await?;
                 Ok(Some(Booking { meeting, agent }))
             })
         })
@@ -245,8 +251,16 @@ async fn book_claimed(
         }
         return Ok(BookOutcome::SlotTaken(alternatives));
     };
-    outbox::sync_new_calendar_inline(app, meeting.id, lease).await;
     // The answer shows the calendar event as the inline sync left it (a retry shows the same).
-    let meeting = app.store.meeting(meeting.id).await?.unwrap_or(meeting);
+    let synced = outbox::sync_new_calendar_inline(app, meeting.clone(), agent.clone(), lease).await;
+    let meeting = match synced {
+        Some(record) => Meeting {
+            calendar_status: record.status.to_owned(),
+            video_link: record.video_link,
+            calendar_synced: meeting.calendar_version,
+            ..meeting
+        },
+        None => app.store.meeting(meeting.id).await?.unwrap_or(meeting),
+    };
     Ok(BookOutcome::Booked(Booking { meeting, agent }))
 }

@@ -12,7 +12,7 @@ use crate::domain::model::ActivityType;
 use crate::error::Problems;
 use crate::mail::render::MailKind;
 use crate::outbox;
-use crate::store::StoreError;
+use crate::store::{Batch, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CancelError {
@@ -50,6 +50,9 @@ pub async fn cancel(app: &App, id: Uuid, req: &CancelRequest) -> Result<Booking,
                     .meeting_in(c, id)
                     .await?
                     .ok_or(StoreError::Abandoned("the meeting is gone"))?;
+                let endpoints = db
+                    .endpoints_for_in(c, ActivityType::Cancelled.as_str())
+                    .await?;
                 let change = Change {
                     kind: ActivityType::Cancelled,
                     meeting: &meeting,
@@ -57,7 +60,9 @@ pub async fn cancel(app: &App, id: Uuid, req: &CancelRequest) -> Result<Booking,
                     mail: MailKind::Cancellation,
                     now,
                 };
-                change::record(c, &db, change).await?;
+                let mut batch = Batch::default();
+                change::record(&mut batch, change, &endpoints);
+                batch.run(c).await?;
                 Ok(true)
             })
         })

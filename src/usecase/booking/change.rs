@@ -1,5 +1,5 @@
-//! Recording a change to a meeting and the effects it owes, in the change's own transaction: the activity
-//! for marketing automation (and one webhook delivery per subscribed endpoint), the calendar sync, and the
+//! Recording a change to a meeting and the effects it owes, in the change's own write: the activity for
+//! marketing automation (and one webhook delivery per subscribed endpoint), the calendar sync, and the
 //! visitor's email for this version of the meeting. Book, cancel and move all end here.
 
 use chrono::{DateTime, Duration, Utc};
@@ -8,9 +8,10 @@ use uuid::Uuid;
 use crate::domain::model::{activity_data, ActivityType, Agent, Meeting};
 use crate::mail::render::MailKind;
 use crate::outbox::{self, Job};
-use crate::store::{Conn, NewActivity, Store, StoreResult};
+use crate::store::{Batch, NewActivity};
 
-/// A change to record: what happened to the meeting, and which email it owes the visitor.
+/// A change to record: what happened to the meeting (as it is after the change), and which email it owes
+/// the visitor.
 pub(super) struct Change<'a> {
     pub kind: ActivityType,
     pub meeting: &'a Meeting,
@@ -19,7 +20,9 @@ pub(super) struct Change<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub(super) async fn record(c: &mut Conn, store: &Store, change: Change<'_>) -> StoreResult<()> {
+/// Adds the change's activity, its deliveries to `endpoints` (those subscribed to it) and its jobs to
+/// `batch`.
+pub(super) fn record(batch: &mut Batch, change: Change<'_>, endpoints: &[Uuid]) {
     let Change {
         kind,
         meeting,
@@ -34,27 +37,25 @@ pub(super) async fn record(c: &mut Conn, store: &Store, change: Change<'_>) -> S
         meeting_id: meeting.id,
         data: activity_data(meeting, agent),
     };
-    store.insert_activity_in(c, &activity).await?;
-    for endpoint in store.endpoints_for_in(c, kind.as_str()).await? {
-        let delivery = store
-            .insert_delivery_in(c, endpoint, activity.id, now)
-            .await?;
-        store
-            .insert_job_in(c, &Job::WebhookDelivery { delivery }, now, now)
-            .await?;
+    batch.insert_activity(&activity);
+    for endpoint in endpoints {
+        let delivery = batch.insert_delivery(*endpoint, activity.id, now);
+        batch.insert_job(&Job::WebhookDelivery { delivery }, now, now);
     }
     // The calendar is synced inline right after the commit; the job is the path of record. The email waits
     // a few seconds, so it usually carries the video link.
     let later = now + Duration::seconds(outbox::FIRST_RUN_DELAY_SECONDS);
-    let calendar = Job::CalendarSync {
-        meeting: meeting.id,
-    };
-    store.insert_job_in(c, &calendar, later, now).await?;
+    batch.insert_job(
+        &Job::CalendarSync {
+            meeting: meeting.id,
+        },
+        later,
+        now,
+    );
     let email = Job::Email {
         meeting: meeting.id,
         kind: mail,
         version: meeting.calendar_version,
     };
-    store.insert_job_in(c, &email, later, now).await?;
-    Ok(())
+    batch.insert_job(&email, later, now);
 }

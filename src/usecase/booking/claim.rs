@@ -15,10 +15,10 @@ use uuid::Uuid;
 use super::super::availability::{busy_blocks, ordered_candidates, widen, Read};
 use crate::app::App;
 use crate::domain::availability::{check_slot, SlotCheck, SlotPolicy, Span};
-use crate::domain::model::{Agent, Meeting, SkippedAgent};
+use crate::domain::model::{ActivityType, Agent, Meeting, SkippedAgent};
 use crate::domain::routing::{classify, CandidateState, SkipReason};
 use crate::error::AppResult;
-use crate::store::{Conn, Store, StoreResult};
+use crate::store::{ClaimFacts, ClaimedKey, Conn, StoreError, StoreResult};
 
 /// What screening found for each candidate: free, or why not.
 pub(super) type Verdicts = HashMap<Uuid, Result<(), SkipReason>>;
@@ -92,6 +92,8 @@ pub(super) struct Claimed {
     /// True when the rotation chose (the pointer then moves to `agent`).
     pub by_rotation: bool,
     pub skipped: Vec<SkippedAgent>,
+    /// The webhook endpoints subscribed to the change's activity (read in the same trip).
+    pub endpoints: Vec<Uuid>,
 }
 
 /// A slot to claim: the team, its queue, the screening, the blocked range, and the meeting being moved.
@@ -103,14 +105,35 @@ pub(super) struct Slot {
     pub moving: Option<Uuid>,
 }
 
-/// Tries the candidates in `order` on the writer's connection (see the module's doc).
+/// Tries the candidates in `order` on the writer's connection (see the module's doc). `event` is the
+/// activity the change will record, whose subscribed endpoints are read along.
 pub(super) async fn claim(
     c: &mut Conn,
-    store: &Store,
     slot: Slot,
     order: Order,
+    event: ActivityType,
+    key: Option<&ClaimedKey>,
 ) -> StoreResult<Claimed> {
-    let pointer = store.team_pointer_in(c, slot.team).await?;
+    let screened_free: Vec<Uuid> = slot
+        .verdicts
+        .iter()
+        .filter(|(_, v)| v.is_ok())
+        .map(|(id, _)| *id)
+        .collect();
+    let facts = ClaimFacts::read(
+        c,
+        slot.team,
+        &screened_free,
+        slot.blocked,
+        slot.moving,
+        event.as_str(),
+        key,
+    )
+    .await?;
+    if !facts.key_held {
+        // Our lease on the key ran out and a retry took it over: it books, we do not.
+        return Err(StoreError::Abandoned("the Idempotency-Key was taken over"));
+    }
     let mut tries: Vec<(Agent, bool)> = Vec::new();
     let rotation = match order {
         Order::Rotation => true,
@@ -124,7 +147,7 @@ pub(super) async fn claim(
     if rotation {
         let first = tries.first().map(|(a, _)| a.id);
         tries.extend(
-            ordered_candidates(pointer, slot.queue)
+            ordered_candidates(facts.pointer, slot.queue)
                 .into_iter()
                 .filter(|a| Some(a.id) != first)
                 .map(|a| (a, true)),
@@ -133,13 +156,7 @@ pub(super) async fn claim(
     let mut skipped = Vec::new();
     for (agent, by_rotation) in tries {
         let verdict = match slot.verdicts.get(&agent.id) {
-            Some(Ok(()))
-                if store
-                    .agent_has_overlap_in(c, agent.id, slot.blocked, slot.moving)
-                    .await? =>
-            {
-                Err(SkipReason::Busy)
-            }
+            Some(Ok(())) if facts.overlapping.contains(&agent.id) => Err(SkipReason::Busy),
             Some(v) => *v,
             None => Err(SkipReason::Busy),
         };
@@ -149,6 +166,7 @@ pub(super) async fn claim(
                     agent: Some(agent),
                     by_rotation,
                     skipped,
+                    endpoints: facts.endpoints,
                 })
             }
             Err(reason) => skipped.push(SkippedAgent {
@@ -161,5 +179,6 @@ pub(super) async fn claim(
         agent: None,
         by_rotation: false,
         skipped,
+        endpoints: facts.endpoints,
     })
 }

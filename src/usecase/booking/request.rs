@@ -150,7 +150,11 @@ pub(super) async fn validate(
     now: DateTime<Utc>,
 ) -> AppResult<ValidBooking> {
     let mut problems = Problems::default();
-    let team = app.store.team_by_slug(req.team.trim()).await?;
+    // The team and its queue from the snapshot (settings changes made here invalidate it at once; other
+    // replicas' within a second): the screening then reads every candidate's calendar live, and the claim
+    // reads the pointer and the agents' meetings inside its own write.
+    let snapshot = app.store.team_snapshot(req.team.trim()).await?;
+    let team = snapshot.as_ref().map(|s| s.team.clone());
     if team.is_none() {
         problems.add("team", format!("no team `{}`", req.team));
     }
@@ -171,7 +175,7 @@ pub(super) async fn validate(
             .expect_err("a missing team is a problem"));
     };
     let meeting = parse_duration(&team, req.duration, &mut problems);
-    let queue = app.store.team_queue(team.id).await?;
+    let queue = snapshot.map(|s| s.queue.clone()).unwrap_or_default();
     if let (Some(start), Some(meeting)) = (start, meeting) {
         check_start(&queue, &team.policy(meeting), start, now, &mut problems);
     }

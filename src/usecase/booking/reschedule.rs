@@ -11,13 +11,13 @@ use super::claim::{self, Order, Slot};
 use super::request::{check_start, RescheduleRequest};
 use super::{alternatives_after, load, visitor_zone, Alternatives, Booking};
 use crate::app::App;
-use crate::domain::model::{ActivityType, MeetingStatus, RoutingTrace};
+use crate::domain::model::{ActivityType, Meeting, MeetingStatus, RoutingTrace};
 use crate::domain::routing::RoutingStep;
 use crate::domain::MeetingLength;
 use crate::error::{AppError, Problems};
 use crate::mail::render::MailKind;
 use crate::outbox;
-use crate::store::StoreError;
+use crate::store::{Batch, StoreError};
 
 use super::super::availability::{load_team, parse_instant};
 
@@ -138,7 +138,7 @@ pub async fn reschedule(
         .store
         .write(move |c| {
             Box::pin(async move {
-                let claimed = claim::claim(c, &db, slot, order).await?;
+                let claimed = claim::claim(c, slot, order, ActivityType::Rescheduled, None).await?;
                 let Some(agent) = claimed.agent else {
                     return Ok(None);
                 };
@@ -158,23 +158,31 @@ pub async fn reschedule(
                 } else {
                     current.routing.clone()
                 };
-                db.reschedule_meeting_in(c, id, agent.id, start, end, blocked, &routing, now)
-                    .await?;
+                let mut batch = Batch::default();
+                batch.move_meeting(id, agent.id, start, end, blocked, &routing, now);
                 if claimed.by_rotation {
-                    db.set_team_pointer_in(c, current.team_id, agent.id).await?;
+                    batch.set_team_pointer(current.team_id, agent.id);
                 }
-                let updated = db
-                    .meeting_in(c, id)
-                    .await?
-                    .ok_or(StoreError::Abandoned("the meeting is gone"))?;
+                // The meeting as the move leaves it (the statement above bumps the calendar's version).
+                let moved = Meeting {
+                    agent_id: agent.id,
+                    start,
+                    end,
+                    blocked,
+                    routing,
+                    calendar_version: current.calendar_version + 1,
+                    updated_at: now,
+                    ..current
+                };
                 let change = Change {
                     kind: ActivityType::Rescheduled,
-                    meeting: &updated,
+                    meeting: &moved,
                     agent: &agent,
                     mail: MailKind::Update,
                     now,
                 };
-                change::record(c, &db, change).await?;
+                change::record(&mut batch, change, &claimed.endpoints);
+                batch.run(c).await?;
                 Ok(Some(()))
             })
         })
