@@ -105,7 +105,7 @@ fn report(name: &str, ok: usize, other: usize, elapsed: Duration, mut lat: Vec<D
 
 async fn seed(client: &reqwest::Client, base: &str) {
     let team = json!({"slug": "load", "name": "Load", "meeting_minutes": 30, "slot_step_minutes": 30,
-        "min_notice_minutes": 0, "horizon_days": 200});
+        "min_notice_minutes": 0, "horizon_days": 365});
     let r = client
         .post(format!("{base}/admin/api/teams"))
         .bearer_auth(ADMIN)
@@ -170,11 +170,11 @@ async fn booking_load(
     connections: usize,
     seconds: u64,
 ) -> f64 {
-    // Every free start of the next 180 days (enough work for the whole phase), each bookable by up to 10
+    // Every free start of the next 360 days (enough work for the whole phase), each bookable by up to 10
     // agents: hand them out round robin.
     let from = chrono::Utc::now();
     let mut starts = Vec::new();
-    for chunk in 0..6 {
+    for chunk in 0..12 {
         let f = from + chrono::Duration::days(30 * chunk);
         let t = f + chrono::Duration::days(30);
         let url = format!(

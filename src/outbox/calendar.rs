@@ -214,7 +214,7 @@ async fn sync_locked(
     let kept_link = link.clone();
     let recorded_now = app
         .store
-        .write_one(move |c| {
+        .write_atomic(move |c| {
             Box::pin(async move {
                 db.record_calendar_sync_in(
                     c,

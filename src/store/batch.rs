@@ -54,23 +54,35 @@ impl Batch {
         self.statements += 1;
     }
 
-    /// Runs every statement (sqlx's SQLite driver runs each statement of a query string, binding the
-    /// arguments in order). A failing statement stops the batch; the caller's savepoint undoes the ones
-    /// before. Each statement here changes what it is given, so nothing is learnt from counts: whatever a
+    /// Runs every statement as one atomic step (sqlx's SQLite driver runs each statement of a query string,
+    /// binding the arguments in order; the statements are wrapped in a savepoint, rolled back if one
+    /// fails). Each statement here changes what it is given, so nothing is learnt from counts: whatever a
     /// statement depends on is read first, in the same transaction (`ClaimFacts`).
     pub async fn run(self, c: &mut Conn) -> StoreResult<()> {
         if self.statements == 0 {
             return Ok(());
         }
-        let mut q = sqlx::query(&self.sql);
+        let sql = format!("SAVEPOINT batch;\n{}RELEASE batch;", self.sql);
+        let mut q = sqlx::query(&sql);
         for a in self.args {
             q = match a {
                 Arg::Text(t) => q.bind(t),
                 Arg::Int(i) => q.bind(i),
             };
         }
-        q.execute(&mut *c).await?;
-        Ok(())
+        match q.execute(&mut *c).await {
+            Ok(_) => Ok(()),
+            Err(failed) => {
+                let undo = match sqlx::query("ROLLBACK TO batch").execute(&mut *c).await {
+                    Ok(_) => sqlx::query("RELEASE batch").execute(&mut *c).await,
+                    Err(e) => Err(e),
+                };
+                match undo {
+                    Ok(_) => Err(failed.into()),
+                    Err(undo) => Err(StoreError::Poisoned(format!("{failed}; undo: {undo}"))),
+                }
+            }
+        }
     }
 
     /// A new meeting; with `calendar_lease`, its calendar sync lease is taken at once.

@@ -125,7 +125,7 @@ impl Store {
             token: Uuid::now_v7().to_string(),
         };
         let hash = request_hash.to_owned();
-        self.write_one(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
+        self.write_atomic(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
             .await
     }
 
@@ -156,7 +156,7 @@ impl Store {
     /// `save_outcome_in` on its own (an answer that changed nothing else: a slot taken).
     pub async fn save_outcome(&self, claim: &ClaimedKey, outcome: Recorded) -> StoreResult<bool> {
         let (db, claim) = (self.clone(), claim.clone());
-        self.write_one(move |c| {
+        self.write_atomic(move |c| {
             Box::pin(async move { db.save_outcome_in(c, &claim, &outcome).await })
         })
         .await

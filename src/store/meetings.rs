@@ -167,7 +167,7 @@ impl Store {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        self.write_one(move |c| {
+        self.write_atomic(move |c| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
@@ -185,7 +185,7 @@ impl Store {
     }
 
     pub async fn unlock_calendar(&self, id: Uuid, until: DateTime<Utc>) -> StoreResult<()> {
-        self.write_one(move |c| {
+        self.write_atomic(move |c| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE meetings SET calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
@@ -207,7 +207,7 @@ impl Store {
         holder: Option<Uuid>,
         cleanup: Option<Uuid>,
     ) -> StoreResult<bool> {
-        self.write_one(move |c| {
+        self.write_atomic(move |c| {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \

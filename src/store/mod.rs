@@ -54,6 +54,10 @@ pub enum StoreError {
     /// was rolled back; the string says what.
     #[error("write abandoned: {0}")]
     Abandoned(&'static str),
+    /// A write failed and could not undo its own first statements: its whole group commit must be
+    /// abandoned (see `writer`).
+    #[error("write failed and could not be undone: {0}")]
+    Poisoned(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -162,15 +166,15 @@ impl Store {
         self.writer.write(work).await
     }
 
-    /// `write` for work of exactly one statement (it needs no savepoint of its own).
-    pub async fn write_one<T, F>(&self, work: F) -> StoreResult<T>
+    /// `write` for work whose writes are one atomic step: a single statement or one `Batch`.
+    pub async fn write_atomic<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>
             + Send
             + 'static,
     {
-        self.writer.write_one(work).await
+        self.writer.write_atomic(work).await
     }
 
     fn written(&self) {

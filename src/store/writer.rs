@@ -22,12 +22,24 @@ const MAX_BATCH: usize = 128;
 /// What the writer calls once the batch is settled: `None` when it committed, else why it did not.
 type Settle = Box<dyn FnOnce(Option<String>) + Send>;
 /// One caller's work: runs its statements and says whether they stand (true) or must be rolled back.
-type Run = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (bool, Settle)> + Send>;
+type Run = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (Verdict, Settle)> + Send>;
+
+/// How a piece of work ended, as the batch sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Its writes stand.
+    Stands,
+    /// It failed: what it wrote must go (its savepoint is rolled back; atomic work left nothing).
+    Undo,
+    /// It failed and could not undo what it wrote: nothing in this batch can be committed.
+    Poisoned,
+}
 
 struct Work {
     run: Run,
-    /// Whether the work needs a savepoint of its own: it may write more than one statement. A single
-    /// statement that fails leaves nothing behind (SQLite undoes it), so it is run without one.
+    /// Whether the work needs a savepoint of its own: it may write in more than one step. Work whose writes
+    /// are one atomic step (a single statement, which SQLite undoes when it fails, or a `Batch`, which
+    /// wraps its statements in a savepoint of its own) is run without one.
     savepoint: bool,
 }
 
@@ -55,8 +67,10 @@ impl Writer {
         self.submit(work, true).await
     }
 
-    /// `write` for work of exactly one statement (no savepoint needed: a failed statement leaves nothing).
-    pub async fn write_one<T, F>(&self, work: F) -> StoreResult<T>
+    /// `write` for work whose writes are one atomic step: a single statement, or one `Batch` (no savepoint
+    /// is needed: a failed step leaves nothing). A database error from such work fails its whole batch, as
+    /// the safe course when the step's own undo may not have run.
+    pub async fn write_atomic<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
@@ -76,14 +90,18 @@ impl Writer {
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| Err(gone("a write panicked")));
-                let stands = result.is_ok();
+                let verdict = match &result {
+                    Ok(_) => Verdict::Stands,
+                    Err(StoreError::Poisoned(_)) => Verdict::Poisoned,
+                    Err(_) => Verdict::Undo,
+                };
                 let settle: Settle = Box::new(move |failed| {
                     let _ = answer.send(match failed {
                         None => result,
                         Some(why) => Err(gone(&why)),
                     });
                 });
-                (stands, settle)
+                (verdict, settle)
             })
         });
         self.queue
@@ -141,17 +159,26 @@ async fn run_batch(
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     for work in batch.drain(..) {
         if !work.savepoint {
-            let (_, settle) = (work.run)(&mut tx).await;
+            let (verdict, settle) = (work.run)(&mut tx).await;
             settles.push(settle);
+            if verdict == Verdict::Poisoned {
+                return Err(sqlx::Error::Protocol(
+                    "a write could not undo itself; the batch is abandoned".into(),
+                ));
+            }
             continue;
         }
         let mut item = Connection::begin(&mut *tx).await?;
-        let (stands, settle) = (work.run)(&mut item).await;
+        let (verdict, settle) = (work.run)(&mut item).await;
         settles.push(settle);
-        if stands {
-            item.commit().await?;
-        } else {
-            item.rollback().await?;
+        match verdict {
+            Verdict::Stands => item.commit().await?,
+            Verdict::Undo => item.rollback().await?,
+            Verdict::Poisoned => {
+                return Err(sqlx::Error::Protocol(
+                    "a write could not undo itself; the batch is abandoned".into(),
+                ))
+            }
         }
     }
     tx.commit().await

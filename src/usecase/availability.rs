@@ -358,12 +358,22 @@ fn clip(blocks: &[Span], range: Span) -> Vec<Span> {
 /// rondo's own live meetings. An agent whose calendar cannot be read right now is left out (and reported),
 /// so one provider outage does not take the whole team's availability down.
 pub async fn busy_blocks(app: &App, agents: &[Agent], range: Span, read: Read) -> AppResult<Busy> {
+    let mut busy = calendar_blocks(app, agents, range, read).await;
+    let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
+    for (agent, span) in app.store.live_blocks(&ids, range).await? {
+        if let Some(list) = busy.blocks.get_mut(&agent) {
+            list.push(span);
+        }
+    }
+    Ok(busy)
+}
+
+/// `busy_blocks` without rondo's own meetings: for a caller that checks those itself, inside its write.
+pub async fn calendar_blocks(app: &App, agents: &[Agent], range: Span, read: Read) -> Busy {
     let reads = agents
         .iter()
         .map(|a| async move { (a.id, read_one(app, a, range, read).await) });
     let from_calendars = futures_util::future::join_all(reads).await;
-    let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
-    let own = app.store.live_blocks(&ids, range).await?;
     let mut out = Busy::default();
     for (id, one) in from_calendars {
         match one {
@@ -378,12 +388,7 @@ pub async fn busy_blocks(app: &App, agents: &[Agent], range: Span, read: Read) -
             One::Unavailable => out.unavailable.push(id),
         }
     }
-    for (agent, span) in own {
-        if let Some(list) = out.blocks.get_mut(&agent) {
-            list.push(span);
-        }
-    }
-    Ok(out)
+    out
 }
 
 /// Refreshes the cached free/busy of every agent in rotation whose entry is due (concurrently, at most

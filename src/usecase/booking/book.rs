@@ -201,9 +201,10 @@ async fn book_claimed(
         updated_at: now,
     };
     let key_held = key.clone();
+    // One atomic step: reads, then one `Batch` (see `Store::write_atomic`).
     let booked = app
         .store
-        .write(move |c| {
+        .write_atomic(move |c| {
             Box::pin(async move {
                 let claimed = claim::claim(
                     c,

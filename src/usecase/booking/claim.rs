@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::super::availability::{busy_blocks, ordered_candidates, widen, Read};
+use super::super::availability::{calendar_blocks, ordered_candidates, widen, Read};
 use crate::app::App;
 use crate::domain::availability::{check_slot, SlotCheck, SlotPolicy, Span};
 use crate::domain::model::{ActivityType, Agent, Meeting, SkippedAgent};
@@ -51,7 +51,8 @@ pub(super) async fn screen(
         start,
         end: start + Duration::minutes(policy.meeting_minutes as i64),
     };
-    let mut busy = busy_blocks(app, &still_in, widen(slot, policy), Read::Live).await?;
+    // The calendars only: rondo's own meetings are checked by `claim`, inside the write.
+    let mut busy = calendar_blocks(app, &still_in, widen(slot, policy), Read::Live).await;
     for agent in still_in {
         let verdict = match busy.blocks.remove(&agent.id) {
             None if busy.disconnected.contains(&agent.id) => Err(SkipReason::Disconnected),
