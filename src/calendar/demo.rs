@@ -4,7 +4,7 @@
 //! memory: they are a convenience of the simulation, not a source of truth (rondo's own meetings are always
 //! read from the database as well).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -18,8 +18,38 @@ use crate::domain::model::Agent;
 
 #[derive(Default)]
 pub struct DemoCalendars {
-    events: Mutex<HashMap<Uuid, (Uuid, Span)>>,
+    events: Mutex<Events>,
     public_url: String,
+}
+
+/// The events rondo created, per agent in start order (a free/busy read looks at its window only, however
+/// many meetings were booked), and where each meeting's event is.
+#[derive(Default)]
+struct Events {
+    by_agent: HashMap<Uuid, BTreeMap<(chrono::DateTime<Utc>, Uuid), Span>>,
+    by_meeting: HashMap<Uuid, (Uuid, Span)>,
+}
+
+/// Longest event the demo calendar holds (a meeting of at most 8 hours): how far before a window an event
+/// may start and still reach into it.
+const LONGEST_EVENT_HOURS: i64 = 24;
+
+impl Events {
+    fn remove(&mut self, meeting: Uuid) {
+        if let Some((agent, span)) = self.by_meeting.remove(&meeting) {
+            if let Some(list) = self.by_agent.get_mut(&agent) {
+                list.remove(&(span.start, meeting));
+            }
+        }
+    }
+    fn insert(&mut self, meeting: Uuid, agent: Uuid, span: Span) {
+        self.remove(meeting);
+        self.by_meeting.insert(meeting, (agent, span));
+        self.by_agent
+            .entry(agent)
+            .or_default()
+            .insert((span.start, meeting), span);
+    }
 }
 
 impl DemoCalendars {
@@ -78,14 +108,18 @@ impl CalendarProvider for DemoCalendars {
             .filter(|b| b.start < window.end && b.end > window.start)
             .collect();
         let events = self.events.lock().expect("demo calendar lock");
-        busy.extend(
-            events
-                .values()
-                .filter(|(owner, s)| {
-                    *owner == agent.id && s.start < window.end && s.end > window.start
-                })
-                .map(|(_, s)| *s),
-        );
+        if let Some(list) = events.by_agent.get(&agent.id) {
+            let from = (
+                window.start - Duration::hours(LONGEST_EVENT_HOURS),
+                Uuid::nil(),
+            );
+            let to = (window.end, Uuid::nil());
+            busy.extend(
+                list.range(from..to)
+                    .map(|(_, s)| *s)
+                    .filter(|s| s.start < window.end && s.end > window.start),
+            );
+        }
         Ok(busy)
     }
 
@@ -101,7 +135,7 @@ impl CalendarProvider for DemoCalendars {
         self.events
             .lock()
             .expect("demo calendar lock")
-            .insert(event.meeting_id, (agent.id, span));
+            .insert(event.meeting_id, agent.id, span);
         Ok(CreatedEvent {
             provider_event_id: event.meeting_id.simple().to_string(),
             video_link: Some(format!(
@@ -123,8 +157,12 @@ impl CalendarProvider for DemoCalendars {
     async fn delete_event(&self, agent: &Agent, meeting_id: Uuid) -> Result<(), CalendarError> {
         // Each agent has its own calendar: only this agent's copy goes (the meeting may have moved on).
         let mut events = self.events.lock().expect("demo calendar lock");
-        if events.get(&meeting_id).is_some_and(|(a, _)| *a == agent.id) {
-            events.remove(&meeting_id);
+        if events
+            .by_meeting
+            .get(&meeting_id)
+            .is_some_and(|(a, _)| *a == agent.id)
+        {
+            events.remove(meeting_id);
         }
         Ok(())
     }
