@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use super::availability::{AgentCalendar, SlotPolicy, Span};
 use super::routing::{RoutingStep, SkipReason};
-use super::values::{DateOverrides, IanaZone, MeetingLength, TeamMode, TeamSlug, WeeklyHours};
+use super::values::{
+    DateOverrides, EmailAddress, IanaZone, MeetingLength, TeamMode, TeamSlug, WeeklyHours,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Team {
@@ -143,6 +145,35 @@ impl MeetingStatus {
     }
 }
 
+/// Where a meeting's calendar event stands, as the last calendar sync recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarStatus {
+    /// Not (yet) confirmed in the holder's calendar, or a former holder's event still awaits deletion.
+    Pending,
+    /// In the agent's calendar.
+    Created,
+    /// Gone from every calendar (the meeting was cancelled).
+    Deleted,
+}
+
+impl CalendarStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalendarStatus::Pending => "pending",
+            CalendarStatus::Created => "created",
+            CalendarStatus::Deleted => "deleted",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "created" => Some(Self::Created),
+            "deleted" => Some(Self::Deleted),
+            _ => None,
+        }
+    }
+}
+
 /// One skipped candidate in a routing decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedAgent {
@@ -157,17 +188,17 @@ pub struct RoutingTrace {
     pub skipped: Vec<SkippedAgent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The visitor a meeting is with, parsed once where it comes in (the booking request, or the stored row).
+/// Serialized (in activities and webhooks) with the email and the zone as plain strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Visitor {
-    pub email: String,
-    #[serde(default)]
+    pub email: EmailAddress,
     pub name: Option<String>,
-    #[serde(default)]
     pub company: Option<String>,
-    #[serde(default)]
-    pub timezone: Option<String>,
+    /// The zone times are shown to the visitor in (None: not given, or no longer known to chrono-tz).
+    pub timezone: Option<IanaZone>,
     /// BCP 47 tag; emails are in Dutch for `nl…`, English otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
 }
 
@@ -188,7 +219,7 @@ pub struct Meeting {
     pub routing: RoutingTrace,
     pub took_place: Option<bool>,
     pub cancel_reason: Option<String>,
-    pub calendar_status: String,
+    pub calendar_status: CalendarStatus,
     pub video_link: Option<String>,
     /// The agent whose calendar holds the meeting's event now (None: no event anywhere).
     pub calendar_agent_id: Option<Uuid>,
@@ -235,4 +266,45 @@ pub fn activity_data(meeting: &Meeting, agent: &Agent) -> serde_json::Value {
         "team": meeting.team_slug,
         "status": meeting.status.as_str(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_statuses_round_trip_through_their_stored_names() {
+        for s in [
+            CalendarStatus::Pending,
+            CalendarStatus::Created,
+            CalendarStatus::Deleted,
+        ] {
+            assert_eq!(CalendarStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(CalendarStatus::parse("Created"), None);
+    }
+
+    #[test]
+    fn a_visitor_serializes_its_email_and_zone_as_plain_strings() {
+        let v = Visitor {
+            email: EmailAddress::parse("vera@example.org").unwrap(),
+            name: Some("Vera".into()),
+            company: None,
+            timezone: Some(IanaZone::parse("America/Chicago").unwrap()),
+            locale: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"email":"vera@example.org","name":"Vera","company":null,"timezone":"America/Chicago"}"#
+        );
+        let v = Visitor {
+            timezone: None,
+            locale: Some("nl".into()),
+            ..v
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"email":"vera@example.org","name":"Vera","company":null,"timezone":null,"locale":"nl"}"#
+        );
+    }
 }

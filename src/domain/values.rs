@@ -93,6 +93,13 @@ impl IanaZone {
     }
 }
 
+/// As its name (`"Europe/Amsterdam"`), like the string it was parsed from.
+impl Serialize for IanaZone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl From<Tz> for IanaZone {
     fn from(tz: Tz) -> Self {
         Self(tz)
@@ -154,6 +161,11 @@ impl EmailAddress {
             }
         }
         Ok(Self(text))
+    }
+    /// An address as the store holds it, taken as it is: it passed `parse` (or an older, looser check) when
+    /// it was written, and a stored meeting stays readable even if the rules have tightened since.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
     }
     pub fn as_str(&self) -> &str {
         &self.0

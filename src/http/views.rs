@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use crate::domain::model::{Agent, Meeting, RoutingTrace, SkippedAgent, Visitor};
 use crate::domain::routing::{RoutingStep, SkipReason};
+use crate::domain::IanaZone;
 use crate::usecase::availability::{Availability, CalendarHealth};
-use crate::usecase::booking::{visitor_zone, Alternatives, Booking};
+use crate::usecase::booking::{Alternatives, Booking};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AgentBrief {
@@ -47,10 +48,10 @@ pub struct VisitorView {
 impl From<&Visitor> for VisitorView {
     fn from(v: &Visitor) -> Self {
         Self {
-            email: v.email.clone(),
+            email: v.email.to_string(),
             name: v.name.clone(),
             company: v.company.clone(),
-            timezone: v.timezone.clone(),
+            timezone: v.timezone.map(|z| z.name().to_owned()),
             locale: v.locale.clone(),
         }
     }
@@ -137,7 +138,7 @@ pub fn instant_in(t: DateTime<Utc>, tz: Option<Tz>) -> String {
 
 pub fn booking_view(b: &Booking, config: &crate::config::Config) -> BookingView {
     let Booking { meeting: m, agent } = b;
-    let tz = visitor_zone(&m.visitor);
+    let tz = m.visitor.timezone.map(IanaZone::tz);
     BookingView {
         id: m.id,
         status: m.status.as_str().to_owned(),
@@ -149,7 +150,7 @@ pub fn booking_view(b: &Booking, config: &crate::config::Config) -> BookingView 
         agent: agent.into(),
         routing: (&m.routing).into(),
         calendar_event: CalendarEventView {
-            status: m.calendar_status.clone(),
+            status: m.calendar_status.as_str().to_owned(),
             video_link: m.video_link.clone(),
         },
         links: links(m, config),

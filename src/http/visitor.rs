@@ -132,11 +132,7 @@ async fn bad_form(app: &App, m: &Meeting, agent: &Agent) -> HttpResponse {
 }
 
 fn zone(m: &Meeting, agent: &Agent) -> Tz {
-    m.visitor
-        .timezone
-        .as_deref()
-        .and_then(|z| z.parse().ok())
-        .unwrap_or(agent.zone.tz())
+    m.visitor.timezone.unwrap_or(agent.zone).tz()
 }
 
 fn label(t: DateTime<Utc>, tz: Tz) -> String {

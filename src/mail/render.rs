@@ -364,19 +364,14 @@ pub fn meeting_email(
     manage_url: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Message> {
-    let tz: Tz = m
-        .visitor
-        .timezone
-        .as_deref()
-        .and_then(|z| z.parse().ok())
-        .unwrap_or(agent.zone.tz());
+    let tz: Tz = m.visitor.timezone.unwrap_or(agent.zone).tz();
     let lang = language(m.visitor.locale.as_deref());
     let (start, end) = (m.start.with_timezone(&tz), m.end.with_timezone(&tz));
     let visitor_name = m
         .visitor
         .name
         .clone()
-        .unwrap_or_else(|| m.visitor.email.clone());
+        .unwrap_or_else(|| m.visitor.email.to_string());
     let ctx = context! {
         kind => kind.as_str(),
         visitor_name => visitor_name,
@@ -415,7 +410,7 @@ pub fn meeting_email(
         description: &text,
         location: m.video_link.as_deref(),
         organizer: (&agent.name, &agent.email),
-        attendee: (&visitor_name, &m.visitor.email),
+        attendee: (&visitor_name, m.visitor.email.as_str()),
         cancelled,
     });
     let method = if cancelled { "CANCEL" } else { "REQUEST" };
@@ -425,7 +420,7 @@ pub fn meeting_email(
         m.visitor.email
     )
     .parse()
-    .or_else(|_| m.visitor.email.parse())?;
+    .or_else(|_| m.visitor.email.as_str().parse())?;
     let reply_to: Mailbox = agent.email.parse()?;
     Ok(Message::builder()
         .message_id(Some(format!("<{}.{}@rondo>", m.id.simple(), version)))

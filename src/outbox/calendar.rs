@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::calendar::{CalendarError, EventRequest};
-use crate::domain::model::{Agent, Meeting, MeetingStatus};
+use crate::domain::model::{Agent, CalendarStatus, Meeting, MeetingStatus};
 
 /// How a sync ended, for the job runner.
 #[derive(Debug)]
@@ -33,12 +33,12 @@ pub fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
         .visitor
         .name
         .clone()
-        .unwrap_or_else(|| m.visitor.email.clone());
+        .unwrap_or_else(|| m.visitor.email.to_string());
     let mut description = format!("Meeting booked by rondo with {who} <{}>", m.visitor.email);
     if let Some(c) = &m.visitor.company {
         description.push_str(&format!("\nCompany: {c}"));
     }
-    if let Some(z) = &m.visitor.timezone {
+    if let Some(z) = m.visitor.timezone {
         description.push_str(&format!("\nVisitor's time zone: {z}"));
     }
     EventRequest {
@@ -47,7 +47,7 @@ pub fn event_request(m: &Meeting, agent: &Agent) -> EventRequest {
         end: m.end,
         summary: format!("Meeting with {who} ({})", agent.name),
         description,
-        attendee_email: m.visitor.email.clone(),
+        attendee_email: m.visitor.email.to_string(),
         attendee_name: m.visitor.name.clone(),
     }
 }
@@ -92,7 +92,7 @@ pub fn new_lease(now: DateTime<Utc>) -> DateTime<Utc> {
 /// What a sync recorded on the meeting (recording releases the lease).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRecord {
-    pub status: &'static str,
+    pub status: CalendarStatus,
     pub video_link: Option<String>,
 }
 
@@ -173,7 +173,7 @@ async fn sync_locked(
             CalendarError::Disconnected(format!("agent {} has no calendar connected", owner.id))
         })?;
         let request = event_request(&m, &owner);
-        let confirmed = holder == Some(a) && m.calendar_status == "created";
+        let confirmed = holder == Some(a) && m.calendar_status == CalendarStatus::Created;
         if holder != Some(a) {
             if !app
                 .store
@@ -206,9 +206,9 @@ async fn sync_locked(
         }
     }
     let status = match (wanted, cleanup) {
-        (Some(_), _) => "created",
-        (None, None) => "deleted",
-        (None, Some(_)) => "pending",
+        (Some(_), _) => CalendarStatus::Created,
+        (None, None) => CalendarStatus::Deleted,
+        (None, Some(_)) => CalendarStatus::Pending,
     };
     let (db, id, version) = (app.store.clone(), m.id, m.calendar_version);
     let kept_link = link.clone();

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, to_secs, Conn, Store, StoreError, StoreResult};
+use super::{from_secs, to_secs, Store, StoreError, StoreResult};
 use crate::domain::model::ActivityType;
 
 pub struct NewActivity {
@@ -25,18 +25,6 @@ pub struct ActivityRow {
 }
 
 impl Store {
-    pub async fn insert_activity_in(&self, tx: &mut Conn, a: &NewActivity) -> StoreResult<()> {
-        sqlx::query("INSERT INTO activities (id, type, occurred_at, meeting_id, data) VALUES (?, ?, ?, ?, ?)")
-            .bind(a.id.to_string())
-            .bind(a.kind.as_str())
-            .bind(to_secs(a.occurred_at))
-            .bind(a.meeting_id.to_string())
-            .bind(a.data.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
-    }
-
     /// Forgets activities that occurred before `before`, with their delivered webhooks (a dead delivery stays,
     /// with its activity, while an admin may still retry it), and finished jobs
     /// last touched before it; returns (activities, deliveries, jobs) removed.

@@ -257,3 +257,46 @@ async fn claim_on(
     .await?;
     Ok(Claim::Started(claimed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_read_back_as_written_and_older_answers_as_they_were_sent() {
+        let booked = Recorded::Booked {
+            meeting: Uuid::from_u128(7),
+        };
+        let taken = Recorded::SlotTaken {
+            starts: vec![from_secs(1_800_000_000), from_secs(1_800_001_800)],
+            minutes: 30,
+            timezone: Some("Europe/Amsterdam".into()),
+        };
+        for outcome in [booked, taken] {
+            let (kind, body) = outcome.encode();
+            assert_eq!(
+                Recorded::decode(Some(kind), None, body).unwrap(),
+                Some(outcome)
+            );
+        }
+        // Rows an earlier version wrote: the status and the JSON it answered.
+        assert_eq!(
+            Recorded::decode(None, Some(201), "{\"id\":1}".into()).unwrap(),
+            Some(Recorded::Legacy {
+                booked: true,
+                body: "{\"id\":1}".into()
+            })
+        );
+        assert_eq!(
+            Recorded::decode(None, Some(409), "{}".into()).unwrap(),
+            Some(Recorded::Legacy {
+                booked: false,
+                body: "{}".into()
+            })
+        );
+        // Still in flight, or written by something else.
+        assert_eq!(Recorded::decode(None, None, String::new()).unwrap(), None);
+        assert!(Recorded::decode(Some("booked"), None, "not a uuid".into()).is_err());
+        assert!(Recorded::decode(Some("refunded"), None, String::new()).is_err());
+    }
+}

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{from_secs, rows, to_secs, Conn, Store, StoreResult};
 use crate::domain::availability::Span;
-use crate::domain::model::{Meeting, MeetingStatus, RoutingTrace};
+use crate::domain::model::{CalendarStatus, Meeting, MeetingStatus};
 
 /// The longest a meeting's blocked range can be (8 h meeting, 4 h buffers each side): lets overlap queries
 /// seek from `start - MAX_BLOCK` in the index instead of scanning an agent's whole history.
@@ -41,105 +41,6 @@ pub struct MeetingPage {
 }
 
 impl Store {
-    /// Whether the agent holds a live meeting whose blocked range overlaps `blocked` (ignoring `except`).
-    pub async fn agent_has_overlap_in(
-        &self,
-        tx: &mut Conn,
-        agent: Uuid,
-        blocked: Span,
-        except: Option<Uuid>,
-    ) -> StoreResult<bool> {
-        let hit = sqlx::query(
-            "SELECT 1 FROM meetings WHERE agent_id = ? AND status = 'booked' \
-             AND blocked_from < ? AND blocked_from > ? AND blocked_until > ? AND id != ? LIMIT 1",
-        )
-        .bind(agent.to_string())
-        .bind(to_secs(blocked.end))
-        .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
-        .bind(to_secs(blocked.start))
-        .bind(except.map(|u| u.to_string()).unwrap_or_default())
-        .fetch_optional(&mut *tx)
-        .await?;
-        Ok(hit.is_some())
-    }
-
-    /// Inserts a new meeting; with `calendar_lease`, its calendar sync lease is taken at once (the booking
-    /// syncs the calendar itself right after committing, without a write of its own to take the lease).
-    pub async fn insert_meeting_in(
-        &self,
-        tx: &mut Conn,
-        m: &NewMeeting,
-        calendar_lease: Option<DateTime<Utc>>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, status, \
-             lead_email, lead_name, lead_company, lead_timezone, lead_locale, session_id, dialogue_id, attributes, routing, \
-             took_place, cancel_reason, calendar_status, video_link, created_at, updated_at, calendar_agent_id, \
-             calendar_lock_until) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(m.id.to_string())
-        .bind(m.team_id.to_string())
-        .bind(m.agent_id.to_string())
-        .bind(to_secs(m.start))
-        .bind(to_secs(m.end))
-        .bind(to_secs(m.blocked.start))
-        .bind(to_secs(m.blocked.end))
-        .bind(m.status.as_str())
-        .bind(&m.visitor.email)
-        .bind(&m.visitor.name)
-        .bind(&m.visitor.company)
-        .bind(&m.visitor.timezone)
-        .bind(&m.visitor.locale)
-        .bind(&m.session_id)
-        .bind(&m.dialogue_id)
-        .bind(serde_json::Value::Object(m.attributes.clone()).to_string())
-        .bind(serde_json::to_string(&m.routing).expect("trace serializes"))
-        .bind(m.took_place.map(|b| b as i64))
-        .bind(&m.cancel_reason)
-        .bind(&m.calendar_status)
-        .bind(&m.video_link)
-        .bind(to_secs(m.created_at))
-        .bind(to_secs(m.updated_at))
-        // The event is to be made in the agent's calendar: noted now, so a create whose answer is lost is
-        // looked for there (and the first sync needs no write of its own to note it).
-        .bind(m.agent_id.to_string())
-        .bind(calendar_lease.map(to_secs))
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Moves a live meeting to a new time (and possibly a new agent).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn reschedule_meeting_in(
-        &self,
-        tx: &mut Conn,
-        id: Uuid,
-        agent: Uuid,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        blocked: Span,
-        routing: &RoutingTrace,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE meetings SET agent_id = ?, starts_at = ?, ends_at = ?, blocked_from = ?, blocked_until = ?, \
-             routing = ?, updated_at = ?, calendar_version = calendar_version + 1 WHERE id = ?",
-        )
-        .bind(agent.to_string())
-        .bind(to_secs(start))
-        .bind(to_secs(end))
-        .bind(to_secs(blocked.start))
-        .bind(to_secs(blocked.end))
-        .bind(serde_json::to_string(routing).expect("trace serializes"))
-        .bind(to_secs(now))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        Ok(())
-    }
-
     /// Cancels a live meeting; false when it was not live (already cancelled).
     pub async fn cancel_meeting_in(
         &self,
@@ -211,10 +112,11 @@ impl Store {
             Box::pin(async move {
                 let done = sqlx::query(
                     "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \
-                     calendar_status = 'pending', video_link = NULL WHERE id = ? AND calendar_lock_until = ?",
+                     calendar_status = ?, video_link = NULL WHERE id = ? AND calendar_lock_until = ?",
                 )
                 .bind(holder.map(|h| h.to_string()))
                 .bind(cleanup.map(|h| h.to_string()))
+                .bind(CalendarStatus::Pending.as_str())
                 .bind(id.to_string())
                 .bind(to_secs(lease))
                 .execute(&mut *c)
@@ -234,7 +136,7 @@ impl Store {
         version: i64,
         holder: Option<Uuid>,
         cleanup: Option<Uuid>,
-        status: &str,
+        status: CalendarStatus,
         video_link: Option<&str>,
     ) -> StoreResult<bool> {
         let done = sqlx::query(
@@ -244,7 +146,7 @@ impl Store {
         )
         .bind(holder.map(|h| h.to_string()))
         .bind(cleanup.map(|h| h.to_string()))
-        .bind(status)
+        .bind(status.as_str())
         .bind(video_link)
         .bind(cleanup.map(|h| h.to_string()))
         .bind(version)

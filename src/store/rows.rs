@@ -9,8 +9,12 @@ use uuid::Uuid;
 
 use super::{from_secs, StoreError, StoreResult};
 use crate::domain::availability::Span;
-use crate::domain::model::{Agent, CalendarKind, Meeting, MeetingStatus, Team, Visitor};
-use crate::domain::{DateOverrides, IanaZone, MeetingLength, TeamMode, TeamSlug, WeeklyHours};
+use crate::domain::model::{
+    Agent, CalendarKind, CalendarStatus, Meeting, MeetingStatus, Team, Visitor,
+};
+use crate::domain::{
+    DateOverrides, EmailAddress, IanaZone, MeetingLength, TeamMode, TeamSlug, WeeklyHours,
+};
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -82,6 +86,10 @@ pub(super) fn meeting(row: &SqliteRow) -> StoreResult<Meeting> {
     let attributes: String = row.try_get("attributes")?;
     let routing: String = row.try_get("routing")?;
     let took_place: Option<i64> = row.try_get("took_place")?;
+    let calendar_status: String = row.try_get("calendar_status")?;
+    // The visitor's address is kept as stored, and a zone chrono-tz no longer knows (renamed in a later
+    // tzdata) reads as none: neither may make the meeting unreadable.
+    let lead_timezone: Option<String> = row.try_get("lead_timezone")?;
     Ok(Meeting {
         id: uuid(row, "id")?,
         team_id: uuid(row, "team_id")?,
@@ -95,10 +103,10 @@ pub(super) fn meeting(row: &SqliteRow) -> StoreResult<Meeting> {
         },
         status: MeetingStatus::parse(&status).ok_or_else(|| corrupt(&status))?,
         visitor: Visitor {
-            email: row.try_get("lead_email")?,
+            email: EmailAddress::from_stored(row.try_get("lead_email")?),
             name: row.try_get("lead_name")?,
             company: row.try_get("lead_company")?,
-            timezone: row.try_get("lead_timezone")?,
+            timezone: lead_timezone.and_then(|z| IanaZone::parse(&z).ok()),
             locale: row.try_get("lead_locale")?,
         },
         session_id: row.try_get("session_id")?,
@@ -107,7 +115,8 @@ pub(super) fn meeting(row: &SqliteRow) -> StoreResult<Meeting> {
         routing: serde_json::from_str(&routing).map_err(corrupt)?,
         took_place: took_place.map(|v| v != 0),
         cancel_reason: row.try_get("cancel_reason")?,
-        calendar_status: row.try_get("calendar_status")?,
+        calendar_status: CalendarStatus::parse(&calendar_status)
+            .ok_or_else(|| corrupt(format!("calendar_status: {calendar_status}")))?,
         video_link: row.try_get("video_link")?,
         calendar_agent_id: opt_uuid(row, "calendar_agent_id")?,
         calendar_cleanup_agent_id: opt_uuid(row, "calendar_cleanup_agent_id")?,

@@ -119,16 +119,6 @@ impl Store {
         Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
     }
 
-    /// The round-robin pointer as it is inside a write transaction.
-    pub async fn team_pointer_in(&self, tx: &mut Conn, team_id: Uuid) -> StoreResult<Option<Uuid>> {
-        let row = sqlx::query("SELECT last_agent_id FROM teams WHERE id = ?")
-            .bind(team_id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        let v: Option<String> = row.try_get("last_agent_id")?;
-        Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
-    }
-
     pub async fn set_team_pointer_in(
         &self,
         tx: &mut Conn,

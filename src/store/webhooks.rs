@@ -138,28 +138,6 @@ impl Store {
             .collect())
     }
 
-    pub async fn insert_delivery_in(
-        &self,
-        tx: &mut Conn,
-        endpoint_id: Uuid,
-        activity_id: Uuid,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Uuid> {
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (id, endpoint_id, activity_id, status, created_at, updated_at) \
-             VALUES (?, ?, ?, 'pending', ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(endpoint_id.to_string())
-        .bind(activity_id.to_string())
-        .bind(to_secs(now))
-        .bind(to_secs(now))
-        .execute(&mut *tx)
-        .await?;
-        Ok(id)
-    }
-
     pub async fn delivery(&self, id: Uuid) -> StoreResult<Option<DeliveryRow>> {
         let r = sqlx::query("SELECT * FROM webhook_deliveries WHERE id = ?")
             .bind(id.to_string())

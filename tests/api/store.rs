@@ -1,5 +1,6 @@
 //! The store's guarantees that HTTP cannot easily reach: an idempotency claim whose lease ran out.
 
+use rondo::domain::model::CalendarStatus;
 use rondo::outbox::Job;
 use rondo::store::{Claim, Recorded, Store};
 
@@ -162,7 +163,16 @@ async fn a_calendar_sync_that_outlived_its_lease_cannot_record_over_its_successo
         .unwrap());
     let mut tx = store.begin_write().await.unwrap();
     let recorded = store
-        .record_calendar_sync_in(&mut tx, id, first, 99, None, None, "deleted", None)
+        .record_calendar_sync_in(
+            &mut tx,
+            id,
+            first,
+            99,
+            None,
+            None,
+            CalendarStatus::Deleted,
+            None,
+        )
         .await
         .unwrap();
     store.commit(tx).await.unwrap();
@@ -182,4 +192,41 @@ async fn a_calendar_sync_that_outlived_its_lease_cannot_record_over_its_successo
         )
         .await
         .unwrap());
+}
+
+#[tokio::test]
+async fn a_stored_visitor_that_no_longer_parses_stays_readable_and_an_unknown_calendar_status_is_corrupt(
+) {
+    let app = spawn_app().await;
+    app.create_team("solo", serde_json::json!({})).await;
+    app.create_agent("Only", "Europe/Amsterdam", &["solo"])
+        .await;
+    let b = app
+        .book_ok("solo", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    let id: uuid::Uuid = b["id"].as_str().unwrap().parse().unwrap();
+    let store = &app.app.store;
+    let edit = |sql: &'static str| async move {
+        let mut tx = store.begin_write().await.unwrap();
+        sqlx::query(sql)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        store.commit(tx).await.unwrap();
+    };
+    // An address an older check let through and a zone a later tzdata renamed: the meeting still reads,
+    // with the address as stored and no zone (times in UTC).
+    edit("UPDATE meetings SET lead_email = 'a>b,c@example.org', lead_timezone = 'Mars/Olympus' WHERE id = ?")
+        .await;
+    let now = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
+    assert_eq!(now["visitor"]["email"], "a>b,c@example.org", "{now}");
+    assert_eq!(now["visitor"]["timezone"], serde_json::Value::Null, "{now}");
+    assert_eq!(now["start"], "2026-11-23T10:00:00+00:00", "{now}");
+    // A calendar status this build does not know is a damaged row, reported and not panicked on.
+    edit("UPDATE meetings SET calendar_status = 'exploded' WHERE id = ?").await;
+    assert!(matches!(
+        store.meeting(id).await,
+        Err(rondo::store::StoreError::Corrupt(_))
+    ));
 }

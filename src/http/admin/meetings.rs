@@ -89,7 +89,7 @@ fn meeting_view(m: &Meeting, agent: &AgentBrief) -> MeetingView {
     MeetingView {
         id: m.id,
         team: m.team_slug.clone(),
-        lead_email: m.visitor.email.clone(),
+        lead_email: m.visitor.email.to_string(),
         lead_name: m.visitor.name.clone(),
         lead_company: m.visitor.company.clone(),
         agent: agent.clone(),
@@ -257,7 +257,7 @@ pub async fn meetings_csv(
             let row = [
                 m.id.to_string(),
                 m.team_slug.clone(),
-                m.visitor.email.clone(),
+                m.visitor.email.to_string(),
                 m.visitor.name.clone().unwrap_or_default(),
                 m.visitor.company.clone().unwrap_or_default(),
                 a.id.to_string(),

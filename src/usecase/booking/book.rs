@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::change::{self, Change};
 use super::claim::{self, Order, Slot};
 use super::request::{self, BookingRequest, ValidBooking};
-use super::{alternatives_after, load, visitor_zone, Alternatives, Booking};
+use super::{alternatives_after, load, Alternatives, Booking};
 use crate::app::App;
-use crate::domain::model::{ActivityType, Meeting, MeetingStatus, RoutingTrace};
+use crate::domain::model::{ActivityType, CalendarStatus, Meeting, MeetingStatus, RoutingTrace};
 use crate::domain::routing::RoutingStep;
 use crate::error::AppError;
 use crate::mail::render::MailKind;
@@ -163,7 +163,7 @@ async fn book_claimed(
 ) -> Result<BookOutcome, BookError> {
     let policy = b.team.policy(b.meeting);
     let verdicts = claim::screen(app, &b.queue, &policy, b.start, None).await?;
-    let zone = visitor_zone(&b.visitor);
+    let zone = b.visitor.timezone;
     let lease = outbox::calendar::new_lease(now);
     let slot = Slot {
         team: b.team.id,
@@ -191,7 +191,7 @@ async fn book_claimed(
         },
         took_place: None,
         cancel_reason: None,
-        calendar_status: "pending".into(),
+        calendar_status: CalendarStatus::Pending,
         video_link: None,
         calendar_agent_id: None,
         calendar_cleanup_agent_id: None,
@@ -256,7 +256,7 @@ async fn book_claimed(
     let synced = outbox::sync_new_calendar_inline(app, meeting.clone(), agent.clone(), lease).await;
     let meeting = match synced {
         Some(record) => Meeting {
-            calendar_status: record.status.to_owned(),
+            calendar_status: record.status,
             video_link: record.video_link,
             calendar_synced: meeting.calendar_version,
             ..meeting

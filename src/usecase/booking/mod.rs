@@ -25,8 +25,8 @@ pub use reschedule::{reschedule, Mover, RescheduleError, RescheduleOutcome};
 use super::availability::offered_starts;
 use crate::app::App;
 use crate::domain::availability::Span;
-use crate::domain::model::{Agent, Meeting, Team, Visitor};
-use crate::domain::MeetingLength;
+use crate::domain::model::{Agent, Meeting, Team};
+use crate::domain::{IanaZone, MeetingLength};
 use crate::store::StoreResult;
 
 /// How many free slots a refusal offers instead.
@@ -46,11 +46,6 @@ pub struct Alternatives {
     pub starts: Vec<DateTime<Utc>>,
     pub minutes: u32,
     pub zone: Tz,
-}
-
-/// The visitor's zone, if they gave one.
-pub fn visitor_zone(v: &Visitor) -> Option<Tz> {
-    v.timezone.as_deref().and_then(|z| z.parse().ok())
 }
 
 /// The meeting and its agent, as stored now.
@@ -75,7 +70,7 @@ async fn alternatives_after(
     team: &Team,
     meeting: MeetingLength,
     after: DateTime<Utc>,
-    zone: Option<Tz>,
+    zone: Option<IanaZone>,
 ) -> crate::error::AppResult<Alternatives> {
     let now = app.now();
     let window = Span {
@@ -94,6 +89,6 @@ async fn alternatives_after(
     Ok(Alternatives {
         starts,
         minutes: meeting.minutes(),
-        zone: zone.unwrap_or(chrono_tz::UTC),
+        zone: zone.map(IanaZone::tz).unwrap_or(chrono_tz::UTC),
     })
 }

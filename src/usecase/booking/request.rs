@@ -104,10 +104,10 @@ fn parse_visitor(v: &VisitorInput, problems: &mut Problems) -> Option<Visitor> {
     };
     let company = text("visitor.company", &v.company, problems);
     Some(Visitor {
-        email: email?.to_string(),
+        email: email?,
         name,
         company,
-        timezone: zone?.map(|z| z.name().to_owned()),
+        timezone: zone?,
         locale,
     })
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::change::{self, Change};
 use super::claim::{self, Order, Slot};
 use super::request::{check_start, RescheduleRequest};
-use super::{alternatives_after, load, visitor_zone, Alternatives, Booking};
+use super::{alternatives_after, load, Alternatives, Booking};
 use crate::app::App;
 use crate::domain::model::{ActivityType, Meeting, MeetingStatus, RoutingTrace};
 use crate::domain::routing::RoutingStep;
@@ -189,7 +189,7 @@ pub async fn reschedule(
         .await?;
     if moved.is_none() {
         let alternatives =
-            alternatives_after(app, &team, length, start, visitor_zone(&old.visitor)).await?;
+            alternatives_after(app, &team, length, start, old.visitor.timezone).await?;
         return Ok(RescheduleOutcome::SlotTaken(alternatives));
     }
     outbox::sync_calendar_inline(app, id).await;
