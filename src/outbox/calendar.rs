@@ -132,6 +132,9 @@ async fn sync_locked(
     known: Option<(Meeting, Agent)>,
     recorded: &mut Option<SyncRecord>,
 ) -> Result<(), SyncError> {
+    // A booking's inline sync (it passes the meeting it just wrote) records without waiting for the commit:
+    // if that commit were lost, the meeting's sync job, written with the booking, syncs it again.
+    let early_record = known.is_some();
     let (m, known_agent) = match known {
         Some((m, a)) => (m, Some(a)),
         None => match app.store.meeting(meeting_id).await.map_err(store)? {
@@ -212,25 +215,13 @@ async fn sync_locked(
     };
     let (db, id, version) = (app.store.clone(), m.id, m.calendar_version);
     let kept_link = link.clone();
-    let recorded_now = app
-        .store
-        .write_atomic(move |c| {
-            Box::pin(async move {
-                db.record_calendar_sync_in(
-                    c,
-                    id,
-                    lease,
-                    version,
-                    holder,
-                    cleanup,
-                    status,
-                    link.as_deref(),
-                )
-                .await
-            })
-        })
-        .await
-        .map_err(store)?;
+    let record = record_work(db, id, lease, version, holder, cleanup, status, link);
+    let recorded_now = if early_record {
+        app.store.write_early(record).await
+    } else {
+        app.store.write_atomic(record).await
+    }
+    .map_err(store)?;
     if !recorded_now {
         return Err(lease_lost());
     }
@@ -241,6 +232,39 @@ async fn sync_locked(
     match left {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The write that records a sync's result (and releases its lease).
+#[allow(clippy::too_many_arguments)]
+fn record_work(
+    db: crate::store::Store,
+    id: Uuid,
+    lease: DateTime<Utc>,
+    version: i64,
+    holder: Option<Uuid>,
+    cleanup: Option<Uuid>,
+    status: CalendarStatus,
+    link: Option<String>,
+) -> impl for<'c> FnOnce(
+    &'c mut crate::store::Conn,
+) -> futures_util::future::BoxFuture<'c, crate::store::StoreResult<bool>>
+       + Send
+       + 'static {
+    move |c| {
+        Box::pin(async move {
+            db.record_calendar_sync_in(
+                c,
+                id,
+                lease,
+                version,
+                holder,
+                cleanup,
+                status,
+                link.as_deref(),
+            )
+            .await
+        })
     }
 }
 

@@ -125,7 +125,10 @@ impl Store {
             token: Uuid::now_v7().to_string(),
         };
         let hash = request_hash.to_owned();
-        self.write_atomic(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
+        // Answered before the commit: a concurrent request with the key sees the claim on the writer's
+        // connection at once, and the booking reads it again inside its own write (so a claim lost with a
+        // failed commit only turns into "in flight" for this request, never into a second booking).
+        self.write_early(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
             .await
     }
 

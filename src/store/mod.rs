@@ -177,6 +177,17 @@ impl Store {
         self.writer.write_atomic(work).await
     }
 
+    /// `write_atomic` answered before the commit (see `Writer::write_early`).
+    pub async fn write_early<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>
+            + Send
+            + 'static,
+    {
+        self.writer.write_early(work).await
+    }
+
     fn written(&self) {
         self.epoch.fetch_add(1, Ordering::Release);
     }

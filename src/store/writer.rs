@@ -24,6 +24,17 @@ type Settle = Box<dyn FnOnce(Option<String>) + Send>;
 /// One caller's work: runs its statements and says whether they stand (true) or must be rolled back.
 type Run = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (Verdict, Settle)> + Send>;
 
+/// How a piece of work is run and answered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// In a savepoint of its own; answered after the commit.
+    Savepoint,
+    /// One atomic step, no savepoint; answered after the commit.
+    Atomic,
+    /// One atomic step, no savepoint; answered at once (see `Writer::write_early`).
+    Early,
+}
+
 /// How a piece of work ended, as the batch sees it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -64,7 +75,7 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
-        self.submit(work, true).await
+        self.submit(work, Mode::Savepoint).await
     }
 
     /// `write` for work whose writes are one atomic step: a single statement, or one `Batch` (no savepoint
@@ -75,10 +86,22 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
-        self.submit(work, false).await
+        self.submit(work, Mode::Atomic).await
     }
 
-    async fn submit<T, F>(&self, work: F, savepoint: bool) -> StoreResult<T>
+    /// `write_atomic` answered as soon as the work has run, before its batch commits: for a write whose
+    /// loss (the batch failing to commit) a later step notices or repairs — an idempotency claim (the
+    /// booking reads it again inside its own write) or the record of an inline calendar sync (the sync job
+    /// runs again). Its caller does not wait for an fsync.
+    pub async fn write_early<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
+    {
+        self.submit(work, Mode::Early).await
+    }
+
+    async fn submit<T, F>(&self, work: F, mode: Mode) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
@@ -95,6 +118,10 @@ impl Writer {
                     Err(StoreError::Poisoned(_)) => Verdict::Poisoned,
                     Err(_) => Verdict::Undo,
                 };
+                if mode == Mode::Early {
+                    let _ = answer.send(result);
+                    return (verdict, Box::new(|_| {}) as Settle);
+                }
                 let settle: Settle = Box::new(move |failed| {
                     let _ = answer.send(match failed {
                         None => result,
@@ -104,6 +131,7 @@ impl Writer {
                 (verdict, settle)
             })
         });
+        let savepoint = mode == Mode::Savepoint;
         self.queue
             .send(Work { run, savepoint })
             .map_err(|_| gone("the writer has stopped"))?;
