@@ -111,6 +111,39 @@ impl RondoProcess {
     }
 }
 
+impl RondoProcess {
+    /// A team `sales` and these agents in it (Amsterdam, weekdays 09:00–17:00); the agents' JSON.
+    pub async fn seed_sales(&self, agents: &[&str]) -> Vec<serde_json::Value> {
+        let team = serde_json::json!({"slug": "sales", "name": "Sales"});
+        let r = self
+            .send(
+                reqwest::Method::POST,
+                "/admin/api/teams",
+                ADMIN,
+                Some(&team),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let mut made = Vec::new();
+        for name in agents {
+            let agent = serde_json::json!({"name": name, "email": format!("{name}@agents.test"),
+                "timezone": "Europe/Amsterdam", "teams": ["sales"],
+                "weekly_hours": super::weekdays("09:00", "17:00")});
+            let r = self
+                .send(
+                    reqwest::Method::POST,
+                    "/admin/api/agents",
+                    ADMIN,
+                    Some(&agent),
+                )
+                .await;
+            assert_eq!(r.status(), 201);
+            made.push(r.json().await.unwrap());
+        }
+        made
+    }
+}
+
 impl Drop for RondoProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
 use crate::support::process::{RondoProcess, ADMIN};
-use crate::support::weekdays;
 
 /// Templates that each asked for far more memory than an email needs.
 const ATTACKS: [&str; 7] = [
@@ -24,28 +23,7 @@ const ATTACKS: [&str; 7] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn templates_cannot_exhaust_memory_through_the_api_or_the_agents_page() {
     let mut rondo = RondoProcess::start(&[]).await;
-    let r = rondo
-        .send(
-            Method::POST,
-            "/admin/api/teams",
-            ADMIN,
-            Some(&json!({"slug": "sales", "name": "Sales"})),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = rondo
-        .send(
-            Method::POST,
-            "/admin/api/agents",
-            ADMIN,
-            Some(
-                &json!({"name": "Ann", "email": "ann@agents.test", "timezone": "Europe/Amsterdam",
-                         "weekly_hours": weekdays("09:00", "17:00"), "teams": ["sales"]}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let ann: Value = r.json().await.unwrap();
+    let ann = rondo.seed_sales(&["ann"]).await.remove(0);
     let path = format!(
         "/admin/api/agents/{}/invitation",
         ann["id"].as_str().unwrap()

@@ -4,10 +4,9 @@
 //! once, no calendar is read (the free/busy read counter in /metrics stays put), and peak memory is flat.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::support::process::{RondoProcess, ADMIN, CHAT};
-use crate::support::weekdays;
+use crate::support::process::{RondoProcess, CHAT};
 
 /// All free/busy reads so far, whatever their source (cache, provider, …), from `/metrics`.
 async fn freebusy_reads(rondo: &RondoProcess) -> f64 {
@@ -40,30 +39,7 @@ async fn slots(rondo: &RondoProcess, query: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_outside_the_bookable_range_read_nothing_and_cost_nothing() {
     let mut rondo = RondoProcess::start(&[]).await;
-    let r = rondo
-        .send(
-            Method::POST,
-            "/admin/api/teams",
-            ADMIN,
-            Some(&json!({"slug": "sales", "name": "Sales"})),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    for name in ["ann", "bob", "cem"] {
-        let r = rondo
-            .send(
-                Method::POST,
-                "/admin/api/agents",
-                ADMIN,
-                Some(
-                    &json!({"name": name, "email": format!("{name}@agents.test"),
-                             "timezone": "Europe/Amsterdam",
-                             "weekly_hours": weekdays("09:00", "17:00"), "teams": ["sales"]}),
-                ),
-            )
-            .await;
-        assert_eq!(r.status(), 201);
-    }
+    rondo.seed_sales(&["ann", "bob", "cem"]).await;
     // An ordinary request reads the three (demo) calendars and offers slots.
     assert!(!slots(&rondo, "tz=Europe/Amsterdam").await.is_empty());
     let reads = freebusy_reads(&rondo).await;
