@@ -217,7 +217,7 @@ async fn sync_locked(
     let kept_link = link.clone();
     let record = record_work(db, id, lease, version, holder, cleanup, status, link);
     let recorded_now = if early_record {
-        app.store.write_early(record).await
+        app.store.write_early(record, |_| true).await
     } else {
         app.store.write_atomic(record).await
     }

@@ -3,7 +3,7 @@
 //! not SQLite's own work, are what costs (BENCHMARKS.md). `Batch` collects a meeting change with everything
 //! it owes and writes it in one trip; `ClaimFacts` reads what claiming a slot needs in one trip.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -233,6 +233,9 @@ pub struct ClaimFacts {
     pub overlapping: HashSet<Uuid>,
     /// Endpoints subscribed to the activity the change will write.
     pub endpoints: Vec<Uuid>,
+    /// The team's members now, with whether each is paused (the queue the caller screened may be up to a
+    /// snapshot's age old).
+    pub members: HashMap<Uuid, bool>,
     /// Whether the request still holds its Idempotency-Key (its lease may have run out and a retry taken
     /// the key over); true when no key was asked about.
     pub key_held: bool,
@@ -240,7 +243,7 @@ pub struct ClaimFacts {
 
 impl ClaimFacts {
     /// Reads the pointer of `team`, which of `candidates` hold a live meeting overlapping `blocked` (the
-    /// meeting `except` aside), and the endpoints subscribed to `event`.
+    /// meeting `except` aside), the endpoints subscribed to `event`, and the team's members as they are.
     /// With `key`, also whether this request still holds it.
     pub async fn read(
         c: &mut Conn,
@@ -259,7 +262,9 @@ impl ClaimFacts {
              SELECT DISTINCT 'busy' AS what, agent_id AS v, NULL AS events FROM meetings WHERE agent_id IN ({marks}) \
              AND status = 'booked' AND blocked_from < ? AND blocked_from > ? AND blocked_until > ? AND id != ?;\n\
              SELECT 'endpoint' AS what, id AS v, events FROM webhook_endpoints \
-             WHERE deleted_at IS NULL AND disabled_at IS NULL"
+             WHERE deleted_at IS NULL AND disabled_at IS NULL;\n\
+             SELECT 'member' AS what, a.id AS v, CAST(a.paused AS TEXT) AS events FROM team_members m \
+             JOIN agents a ON a.id = m.agent_id WHERE m.team_id = ? AND a.deleted_at IS NULL"
         );
         let mut q = sqlx::query(&sql)
             .bind(key.map(|k| k.scope.clone()))
@@ -275,7 +280,8 @@ impl ClaimFacts {
             .bind(to_secs(blocked.end))
             .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
             .bind(to_secs(blocked.start))
-            .bind(except.map(|u| u.to_string()).unwrap_or_default());
+            .bind(except.map(|u| u.to_string()).unwrap_or_default())
+            .bind(team.to_string());
         let found: Vec<SqliteRow> = q.fetch_all(&mut *c).await?;
         let mut facts = ClaimFacts {
             key_held: key.is_none(),
@@ -294,6 +300,12 @@ impl ClaimFacts {
                 }
                 "busy" => {
                     facts.overlapping.insert(rows::uuid(r, "v")?);
+                }
+                "member" => {
+                    let paused: Option<String> = r.try_get("events")?;
+                    facts
+                        .members
+                        .insert(rows::uuid(r, "v")?, paused.as_deref() == Some("1"));
                 }
                 _ => {
                     let events: String = r.try_get("events")?;

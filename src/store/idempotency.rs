@@ -125,11 +125,16 @@ impl Store {
             token: Uuid::now_v7().to_string(),
         };
         let hash = request_hash.to_owned();
-        // Answered before the commit: a concurrent request with the key sees the claim on the writer's
-        // connection at once, and the booking reads it again inside its own write (so a claim lost with a
-        // failed commit only turns into "in flight" for this request, never into a second booking).
-        self.write_early(move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }))
-            .await
+        // A claim that starts the request (or finds another in flight) is answered before the commit: a
+        // concurrent request with the key sees it on the writer's connection at once, and the booking reads
+        // it again inside its own write, so a claim lost with a failed commit only turns into "in flight",
+        // never into a second booking. A replay or a mismatch is a final answer read from what the batch
+        // may not have committed yet: it waits for the commit.
+        self.write_early(
+            move |c| Box::pin(async move { claim_on(c, claimed, &hash, now).await }),
+            |claim| matches!(claim, Claim::Started(_) | Claim::InFlight),
+        )
+        .await
     }
 
     /// Records what the request did under its key, in the transaction that made the change it reports.

@@ -177,15 +177,15 @@ impl Store {
         self.writer.write_atomic(work).await
     }
 
-    /// `write_atomic` answered before the commit (see `Writer::write_early`).
-    pub async fn write_early<T, F>(&self, work: F) -> StoreResult<T>
+    /// `write_atomic` answered before the commit when `early` allows (see `Writer::write_early`).
+    pub async fn write_early<T, F>(&self, work: F, early: fn(&T) -> bool) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>
             + Send
             + 'static,
     {
-        self.writer.write_early(work).await
+        self.writer.write_early(work, early).await
     }
 
     fn written(&self) {

@@ -25,14 +25,20 @@ type Settle = Box<dyn FnOnce(Option<String>) + Send>;
 type Run = Box<dyn for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, (Verdict, Settle)> + Send>;
 
 /// How a piece of work is run and answered.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+enum Mode<T> {
     /// In a savepoint of its own; answered after the commit.
     Savepoint,
     /// One atomic step, no savepoint; answered after the commit.
     Atomic,
-    /// One atomic step, no savepoint; answered at once (see `Writer::write_early`).
-    Early,
+    /// One atomic step, no savepoint; answered at once when the function says the result may be (see
+    /// `Writer::write_early`), else after the commit.
+    Early(fn(&T) -> bool),
+}
+
+impl<T> Mode<T> {
+    fn savepoint(&self) -> bool {
+        matches!(self, Mode::Savepoint)
+    }
 }
 
 /// How a piece of work ended, as the batch sees it.
@@ -75,7 +81,7 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
-        self.submit(work, Mode::Savepoint).await
+        self.submit(work, Mode::<T>::Savepoint).await
     }
 
     /// `write` for work whose writes are one atomic step: a single statement, or one `Batch` (no savepoint
@@ -86,41 +92,50 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
-        self.submit(work, Mode::Atomic).await
+        self.submit(work, Mode::<T>::Atomic).await
     }
 
-    /// `write_atomic` answered as soon as the work has run, before its batch commits: for a write whose
-    /// loss (the batch failing to commit) a later step notices or repairs — an idempotency claim (the
-    /// booking reads it again inside its own write) or the record of an inline calendar sync (the sync job
-    /// runs again). Its caller does not wait for an fsync.
-    pub async fn write_early<T, F>(&self, work: F) -> StoreResult<T>
+    /// `write_atomic` answered as soon as the work has run, before its batch commits, when `early` says
+    /// its result may be: for a write whose loss (the batch failing to commit) a later step notices or
+    /// repairs — an idempotency claim that starts a request (the booking reads it again inside its own
+    /// write) or the record of an inline calendar sync (the sync job runs again). Results that are final
+    /// answers built on what the batch has not committed yet wait for the commit like any other.
+    pub async fn write_early<T, F>(&self, work: F, early: fn(&T) -> bool) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
-        self.submit(work, Mode::Early).await
+        self.submit(work, Mode::Early(early)).await
     }
 
-    async fn submit<T, F>(&self, work: F, mode: Mode) -> StoreResult<T>
+    async fn submit<T, F>(&self, work: F, mode: Mode<T>) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, StoreResult<T>> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
+        let savepoint = mode.savepoint();
         let run: Run = Box::new(move |conn| {
             Box::pin(async move {
                 let result = AssertUnwindSafe(work(conn))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| Err(gone("a write panicked")));
-                let verdict = match &result {
-                    Ok(_) => Verdict::Stands,
-                    Err(StoreError::Poisoned(_)) => Verdict::Poisoned,
-                    Err(_) => Verdict::Undo,
+                let verdict = match (&result, &mode) {
+                    (Ok(_), _) => Verdict::Stands,
+                    (Err(StoreError::Poisoned(_)), _) => Verdict::Poisoned,
+                    // Work without a savepoint that hit the database may have lost the whole transaction
+                    // (SQLite rolls it back on a full disk or an I/O error): nothing in the batch stands.
+                    (Err(StoreError::Db(_) | StoreError::Duplicate(_)), m) if !m.savepoint() => {
+                        Verdict::Poisoned
+                    }
+                    (Err(_), _) => Verdict::Undo,
                 };
-                if mode == Mode::Early {
-                    let _ = answer.send(result);
-                    return (verdict, Box::new(|_| {}) as Settle);
+                if let (Mode::Early(early), Ok(v)) = (&mode, &result) {
+                    if early(v) {
+                        let _ = answer.send(result);
+                        return (verdict, Box::new(|_| {}) as Settle);
+                    }
                 }
                 let settle: Settle = Box::new(move |failed| {
                     let _ = answer.send(match failed {
@@ -131,7 +146,6 @@ impl Writer {
                 (verdict, settle)
             })
         });
-        let savepoint = mode == Mode::Savepoint;
         self.queue
             .send(Work { run, savepoint })
             .map_err(|_| gone("the writer has stopped"))?;

@@ -1,7 +1,7 @@
 //! Booking a meeting (the chat service's `POST /v1/bookings`), safe to retry with the same
 //! Idempotency-Key: the key is claimed first, and a retry is answered with what the first request did.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -118,7 +118,15 @@ pub async fn book(
         Claim::InFlight => return Err(BookError::KeyInFlight),
     };
     let outcome = match request::validate(app, req, now).await {
-        Ok(valid) => book_claimed(app, valid, &claim, now).await,
+        Ok(valid) => {
+            // In a task of its own: once the write is under way, the booking, its answer under the key and
+            // the calendar sync after it (which uses and releases the lease the insert took) all finish
+            // even if the caller stops waiting.
+            let (app, held) = (app.clone(), claim.clone());
+            tokio::spawn(async move { book_claimed(&app, valid, &held, now).await })
+                .await
+                .unwrap_or_else(|e| Err(anyhow::anyhow!("booking task failed: {e}").into()))
+        }
         Err(e) => Err(e.into()),
     };
     if outcome.is_err() {
@@ -161,6 +169,8 @@ async fn book_claimed(
     key: &ClaimedKey,
     now: DateTime<Utc>,
 ) -> Result<BookOutcome, BookError> {
+    // Instants are stored in whole seconds: the answer shows them as a retry will.
+    let now = now.trunc_subsecs(0);
     let policy = b.team.policy(b.meeting);
     let verdicts = claim::screen(app, &b.queue, &policy, b.start, None).await?;
     let zone = b.visitor.timezone;
@@ -252,7 +262,7 @@ async fn book_claimed(
         }
         return Ok(BookOutcome::SlotTaken(alternatives));
     };
-    // The answer shows the calendar event as the inline sync left it (a retry shows the same).
+    // The answer shows the calendar event as the inline sync left it (a retry shows it as it is then).
     let synced = outbox::sync_new_calendar_inline(app, meeting.clone(), agent.clone(), lease).await;
     let meeting = match synced {
         Some(record) => Meeting {

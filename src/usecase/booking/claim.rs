@@ -155,8 +155,12 @@ pub(super) async fn claim(
         );
     }
     let mut skipped = Vec::new();
+    // Who left the team (or was deleted) since the queue was read is no candidate any more; who was paused
+    // since is skipped as paused.
+    tries.retain(|(a, _)| facts.members.contains_key(&a.id));
     for (agent, by_rotation) in tries {
         let verdict = match slot.verdicts.get(&agent.id) {
+            Some(Ok(())) if facts.members.get(&agent.id) == Some(&true) => Err(SkipReason::Paused),
             Some(Ok(())) if facts.overlapping.contains(&agent.id) => Err(SkipReason::Busy),
             Some(v) => *v,
             None => Err(SkipReason::Busy),
