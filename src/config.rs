@@ -48,6 +48,20 @@ pub enum TokenAction {
         #[arg(long, value_enum)]
         role: TokenRole,
     },
+    /// List stored tokens: id, role and creation time (never the token).
+    List,
+    /// Delete a stored token by its id (from `token list`); it is refused at once.
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+}
+
+/// How log lines are written: human-readable text, or one JSON object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -201,6 +215,9 @@ pub struct Settings {
     /// Bearer token GET /metrics requires when set (unset: /metrics is open, like /healthz).
     #[arg(long, env = "RONDO_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Log lines as `text` or `json` (one object per line, with the request id of each request's lines).
+    #[arg(long, env = "RONDO_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
 }
 
 /// One OAuth provider's client registration and endpoints (all URLs checked at start-up).
@@ -244,6 +261,7 @@ pub struct Config {
     pub webhook_allow_private: bool,
     /// The bearer token `GET /metrics` asks for; None: open.
     pub metrics_token: Option<String>,
+    pub log_format: LogFormat,
 }
 
 /// A setting that cannot be used, named by its environment variable.
@@ -331,6 +349,16 @@ impl Settings {
         if self.chat_rate_per_minute == 0 {
             return Err(err("RONDO_CHAT_RATE_PER_MINUTE", "must be at least 1"));
         }
+        let log_format = match self.log_format.trim().to_ascii_lowercase().as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(err(
+                    "RONDO_LOG_FORMAT",
+                    format!("`{other}` is not `text` or `json`"),
+                ))
+            }
+        };
         let sqlite_synchronous_full = match self.sqlite_synchronous.to_ascii_lowercase().as_str() {
             "full" => true,
             "normal" => false,
@@ -416,6 +444,7 @@ impl Settings {
                 .webhook_allow_private
                 .unwrap_or(run_mode == RunMode::Dev),
             metrics_token,
+            log_format,
         })
     }
 }
@@ -589,6 +618,19 @@ mod tests {
         assert_eq!(parsed("false").unwrap(), Some(false));
         assert_eq!(parsed("1").unwrap(), Some(true));
         assert!(parsed("maybe").is_err());
+    }
+
+    #[test]
+    fn the_log_format_is_text_or_json() {
+        assert_eq!(
+            Settings::defaults().check().unwrap().log_format,
+            LogFormat::Text
+        );
+        let mut s = Settings::defaults();
+        s.log_format = "JSON".into();
+        assert_eq!(s.clone().check().unwrap().log_format, LogFormat::Json);
+        s.log_format = "xml".into();
+        assert_eq!(s.check().unwrap_err().var, "RONDO_LOG_FORMAT");
     }
 
     #[test]

@@ -213,6 +213,19 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Installs the global log subscriber: the `RONDO_LOG` filter (default `info,sqlx=warn`), lines as text or
+/// JSON (`RONDO_LOG_FORMAT`). In JSON each line of a request carries its `request` span, whose `request_id`
+/// is the answer's `x-request-id`.
+pub fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RONDO_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        config::LogFormat::Text => builder.init(),
+        config::LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
+}
+
 /// `rondo token create --role …`: stores the token's hash and prints the token once.
 pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Result<()> {
     use base64::Engine;
@@ -230,6 +243,37 @@ pub async fn create_token(config: Config, role: config::TokenRole) -> anyhow::Re
         )
         .await?;
     println!("{token}");
+    Ok(())
+}
+
+/// `rondo token list`: one line per stored token, `id role created_at` (tab-separated), oldest first.
+pub async fn list_tokens(config: Config) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
+    let tokens = store.list_tokens().await?;
+    if tokens.is_empty() {
+        eprintln!("rondo: no stored tokens (bootstrap tokens from the environment are not listed)");
+    }
+    for t in tokens {
+        println!(
+            "{}\t{}\t{}",
+            t.id,
+            t.role,
+            t.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
+    Ok(())
+}
+
+/// `rondo token revoke <id>`: deletes the stored token; the service refuses it from the next request on
+/// (tokens are looked up per request). An unknown id is an error and changes nothing.
+pub async fn revoke_token(config: Config, id: &str) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, config.sqlite_synchronous_full).await?;
+    let id = id.trim();
+    if !store.delete_token(id).await? {
+        anyhow::bail!("no stored token has id `{id}` (see `rondo token list`)");
+    }
+    println!("token {id} revoked");
     Ok(())
 }
 

@@ -207,6 +207,8 @@ pub struct Meeting {
     pub id: Uuid,
     pub team_id: Uuid,
     pub team_slug: String,
+    /// The team's display name (read with the meeting, as its slug is; not stored on the meeting).
+    pub team_name: String,
     pub agent_id: Uuid,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -215,6 +217,10 @@ pub struct Meeting {
     pub visitor: Visitor,
     pub session_id: Option<String>,
     pub dialogue_id: Option<String>,
+    /// The chat dialogue's name, as the booking gave it.
+    pub dialogue_name: Option<String>,
+    /// The http(s) page the chat ran on, as the booking gave it.
+    pub page_url: Option<String>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
     pub routing: RoutingTrace,
     pub took_place: Option<bool>,
@@ -251,26 +257,49 @@ impl ActivityType {
             ActivityType::Rescheduled => "meeting.rescheduled",
         }
     }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Scheduled, Self::Cancelled, Self::Rescheduled]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
 }
 
-/// What every activity's `data` carries: the meeting as marketing automation needs it.
+/// What every activity's `data` carries: the meeting as marketing automation needs it (the facts of
+/// Marketo's "Scheduled Meeting": agent, dialogue, page URL, routing, scheduled time, status).
 pub fn activity_data(meeting: &Meeting, agent: &Agent) -> serde_json::Value {
     serde_json::json!({
         "meeting_id": meeting.id,
         "visitor": meeting.visitor,
         "session_id": meeting.session_id,
         "dialogue_id": meeting.dialogue_id,
+        "dialogue_name": meeting.dialogue_name,
+        "page_url": meeting.page_url,
         "agent": {"id": agent.id, "name": agent.name, "email": agent.email},
         "start": meeting.start.to_rfc3339(),
         "end": meeting.end.to_rfc3339(),
         "team": meeting.team_slug,
+        "team_name": meeting.team_name,
         "status": meeting.status.as_str(),
+        "routing": meeting.routing,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_types_round_trip_through_their_names() {
+        for k in [
+            ActivityType::Scheduled,
+            ActivityType::Cancelled,
+            ActivityType::Rescheduled,
+        ] {
+            assert_eq!(ActivityType::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(ActivityType::parse("meeting.booked"), None);
+        assert_eq!(ActivityType::parse("Meeting.Scheduled"), None);
+    }
 
     #[test]
     fn calendar_statuses_round_trip_through_their_stored_names() {

@@ -4,11 +4,15 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::auth::Reader;
 use super::extract::ApiQuery;
 use crate::app::App;
+use crate::domain::model::ActivityType;
 use crate::error::{AppError, AppResult, Problems};
+use crate::store::ActivityFilter;
+use crate::usecase::availability::parse_instant;
 
 #[utoipa::path(tag = "ops", responses((status = 200, description = "the process is up")))]
 #[get("/healthz")]
@@ -97,6 +101,54 @@ pub struct ActivitiesQuery {
     pub after: Option<String>,
     /// At most this many (1-500, default 100).
     pub limit: Option<String>,
+    /// Only this kind: `meeting.scheduled`, `meeting.cancelled` or `meeting.rescheduled`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// Only the meetings of this team (slug).
+    pub team: Option<String>,
+    /// Only the meetings of this agent (id).
+    pub agent: Option<String>,
+    /// Only the meetings of this visitor (email, case-insensitive).
+    pub lead_email: Option<String>,
+    /// Only activities that occurred at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Only activities that occurred before this instant (RFC 3339; after `from`).
+    pub to: Option<String>,
+}
+
+/// Every filter of the feed checked, all bad fields reported at once.
+fn filter_of(q: &ActivitiesQuery, problems: &mut Problems) -> ActivityFilter {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let kind = given(&q.kind).and_then(|k| {
+        problems.check(
+            "type",
+            ActivityType::parse(&k)
+                .ok_or("must be meeting.scheduled, meeting.cancelled or meeting.rescheduled"),
+        )
+    });
+    let agent = given(&q.agent)
+        .and_then(|a| problems.check("agent", Uuid::parse_str(&a).map_err(|_| "not an agent id")));
+    let from = given(&q.from).and_then(|s| parse_instant("from", &s, problems));
+    let to = given(&q.to).and_then(|s| parse_instant("to", &s, problems));
+    if let (Some(f), Some(t)) = (from, to) {
+        if t <= f {
+            problems.add("to", "must be after `from`");
+        }
+    }
+    ActivityFilter {
+        kind,
+        team: given(&q.team),
+        agent,
+        lead_email: given(&q.lead_email),
+        from,
+        to,
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -140,11 +192,12 @@ pub async fn activities(
         None => Some(0),
     };
     let limit = problems.limit(q.0.limit.as_deref(), 100);
+    let filter = filter_of(&q.0, &mut problems);
     problems.into_result()?;
     let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(100));
     let rows = app
         .store
-        .activities_after(after, limit)
+        .activities_after(after, limit, &filter)
         .await
         .map_err(AppError::from)?;
     let next = rows.last().map(|r| r.seq).unwrap_or(after);

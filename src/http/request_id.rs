@@ -1,9 +1,13 @@
 //! `x-request-id` on every answer: the caller's when it sent one (sane length and characters), else a new
-//! UUIDv7. The id is scoped to the request's task so problem bodies and logs can repeat it.
+//! UUIDv7. The id is scoped to the request's task so problem bodies and logs can repeat it, and each request
+//! runs inside a `request` tracing span carrying `request_id`, so every log line it writes names it (JSON
+//! logs: `"span":{"request_id":…}`). One line per request, `request served`, gives method, route pattern
+//! (never the raw path: links carry signed tokens), status and duration; probes and scrapes at debug level.
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::Error;
+use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
 
@@ -38,9 +42,36 @@ pub async fn scoped<F>(id: String, inner: F) -> Result<ServiceResponse, Error>
 where
     F: std::future::Future<Output = Result<ServiceResponse, Error>>,
 {
-    let mut res = REQUEST_ID.scope(id.clone(), inner).await?;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static(HEADER), v);
+    let span = tracing::info_span!("request", request_id = %id);
+    async move {
+        let started = std::time::Instant::now();
+        let mut res = match REQUEST_ID.scope(id.clone(), inner).await {
+            Ok(res) => res,
+            Err(e) => {
+                tracing::warn!(error = %e, "request failed before an answer");
+                return Err(e);
+            }
+        };
+        log_served(&res, started.elapsed());
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert(HeaderName::from_static(HEADER), v);
+        }
+        Ok(res)
     }
-    Ok(res)
+    .instrument(span)
+    .await
+}
+
+fn log_served(res: &ServiceResponse, elapsed: std::time::Duration) {
+    let req = res.request();
+    let route = req.match_pattern();
+    let route = route.as_deref().unwrap_or("-");
+    let method = req.method().as_str();
+    let status = res.status().as_u16();
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    if matches!(route, "/healthz" | "/readyz" | "/metrics") {
+        tracing::debug!(method, route, status, elapsed_ms, "request served");
+    } else {
+        tracing::info!(method, route, status, elapsed_ms, "request served");
+    }
 }

@@ -132,9 +132,6 @@ async fn sync_locked(
     known: Option<(Meeting, Agent)>,
     recorded: &mut Option<SyncRecord>,
 ) -> Result<(), SyncError> {
-    // A booking's inline sync (it passes the meeting it just wrote) records without waiting for the commit:
-    // if that commit were lost, the meeting's sync job, written with the booking, syncs it again.
-    let early_record = known.is_some();
     let (m, known_agent) = match known {
         Some((m, a)) => (m, Some(a)),
         None => match app.store.meeting(meeting_id).await.map_err(store)? {
@@ -216,12 +213,9 @@ async fn sync_locked(
     let (db, id, version) = (app.store.clone(), m.id, m.calendar_version);
     let kept_link = link.clone();
     let record = record_work(db, id, lease, version, holder, cleanup, status, link);
-    let recorded_now = if early_record {
-        app.store.write_early(record, |_| true).await
-    } else {
-        app.store.write_atomic(record).await
-    }
-    .map_err(store)?;
+    // Answered after the commit: whoever reads the meeting next (the booking's caller, right after its
+    // 201) sees what the answer said.
+    let recorded_now = app.store.write_atomic(record).await.map_err(store)?;
     if !recorded_now {
         return Err(lease_lost());
     }

@@ -15,6 +15,21 @@ pub struct NewActivity {
     pub data: serde_json::Value,
 }
 
+/// Filters of the pull feed; every field set narrows it (all must hold).
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub kind: Option<ActivityType>,
+    /// The team's slug as the activity recorded it.
+    pub team: Option<String>,
+    pub agent: Option<Uuid>,
+    /// The visitor's email, compared case-insensitively.
+    pub lead_email: Option<String>,
+    /// Occurred at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ActivityRow {
     pub seq: i64,
@@ -63,13 +78,55 @@ impl Store {
         r.as_ref().map(activity).transpose()
     }
 
-    /// Activities after `after` (a `seq`), oldest first, at most `limit`.
-    pub async fn activities_after(&self, after: i64, limit: u32) -> StoreResult<Vec<ActivityRow>> {
-        let all = sqlx::query("SELECT seq, id, type, occurred_at, data FROM activities WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after)
-            .bind(limit as i64)
-            .fetch_all(&self.read)
-            .await?;
+    /// Activities after `after` (a `seq`) that pass `filter`, oldest first, at most `limit`. The team, agent
+    /// and visitor are matched in the activity's `data` (what the event said when it happened).
+    pub async fn activities_after(
+        &self,
+        after: i64,
+        limit: u32,
+        filter: &ActivityFilter,
+    ) -> StoreResult<Vec<ActivityRow>> {
+        let mut sql =
+            String::from("SELECT seq, id, type, occurred_at, data FROM activities WHERE seq > ?");
+        if filter.kind.is_some() {
+            sql.push_str(" AND type = ?");
+        }
+        if filter.team.is_some() {
+            sql.push_str(" AND json_extract(data, '$.team') = ?");
+        }
+        if filter.agent.is_some() {
+            sql.push_str(" AND json_extract(data, '$.agent.id') = ?");
+        }
+        if filter.lead_email.is_some() {
+            sql.push_str(" AND lower(json_extract(data, '$.visitor.email')) = lower(?)");
+        }
+        if filter.from.is_some() {
+            sql.push_str(" AND occurred_at >= ?");
+        }
+        if filter.to.is_some() {
+            sql.push_str(" AND occurred_at < ?");
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?");
+        let mut q = sqlx::query(&sql).bind(after);
+        if let Some(k) = filter.kind {
+            q = q.bind(k.as_str());
+        }
+        if let Some(t) = &filter.team {
+            q = q.bind(t.clone());
+        }
+        if let Some(a) = filter.agent {
+            q = q.bind(a.to_string());
+        }
+        if let Some(e) = &filter.lead_email {
+            q = q.bind(e.clone());
+        }
+        if let Some(f) = filter.from {
+            q = q.bind(to_secs(f));
+        }
+        if let Some(t) = filter.to {
+            q = q.bind(to_secs(t));
+        }
+        let all = q.bind(limit as i64).fetch_all(&self.read).await?;
         all.iter().map(activity).collect()
     }
 }

@@ -91,8 +91,8 @@ impl Batch {
             "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, status, \
              lead_email, lead_name, lead_company, lead_timezone, lead_locale, session_id, dialogue_id, attributes, \
              routing, took_place, cancel_reason, calendar_status, video_link, created_at, updated_at, \
-             calendar_agent_id, calendar_lock_until) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             calendar_agent_id, calendar_lock_until, dialogue_name, page_url) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 text(m.id.to_string()),
                 text(m.team_id.to_string()),
@@ -119,6 +119,8 @@ impl Batch {
                 int(to_secs(m.updated_at)),
                 text(m.agent_id.to_string()),
                 Arg::Int(calendar_lease.map(to_secs)),
+                opt_text(m.dialogue_name.clone()),
+                opt_text(m.page_url.clone()),
             ],
         );
     }

@@ -13,7 +13,7 @@ use crate::domain::model::{CalendarStatus, Meeting, MeetingStatus};
 pub(super) const MAX_BLOCK_SECONDS: i64 = (8 + 4 + 4) * 3600;
 
 const MEETING_SELECT: &str =
-    "SELECT m.*, t.slug AS team_slug FROM meetings m JOIN teams t ON t.id = m.team_id";
+    "SELECT m.*, t.slug AS team_slug, t.name AS team_name FROM meetings m JOIN teams t ON t.id = m.team_id";
 
 /// A meeting about to be written; the same shape as a stored one.
 pub type NewMeeting = Meeting;

@@ -29,7 +29,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::domain::model::{Agent, Team};
 
-pub use activities::{ActivityRow, NewActivity};
+pub use activities::{ActivityFilter, ActivityRow, NewActivity};
 pub use batch::{Batch, ClaimFacts};
 pub use connections::{ConnectionRow, ConnectionStatus, OAuthFlow};
 pub use idempotency::{Claim, ClaimedKey, Recorded};

@@ -1,9 +1,19 @@
-//! API tokens made with `rondo token create`: only a SHA-256 of each is stored.
+//! API tokens made with `rondo token create`: only a SHA-256 of each is stored. `rondo token list` shows
+//! their ids, roles and ages (never the hash); `rondo token revoke <id>` deletes one. The service looks a
+//! token up on every request (no cache), so a revoked token is refused at once.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{to_secs, Store, StoreResult};
+use super::{from_secs, to_secs, Store, StoreResult};
+
+/// A stored token as `rondo token list` shows it: no secret, no hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub id: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
 
 impl Store {
     pub async fn insert_token(
@@ -33,5 +43,30 @@ impl Store {
                 .fetch_optional(&self.read)
                 .await?,
         )
+    }
+
+    /// Every stored token, oldest first.
+    pub async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT id, role, created_at FROM api_tokens ORDER BY created_at, id")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, role, created_at)| StoredToken {
+                id,
+                role,
+                created_at: from_secs(created_at),
+            })
+            .collect())
+    }
+
+    /// Deletes the token with this id; false when there is none (nothing changed).
+    pub async fn delete_token(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

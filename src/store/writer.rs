@@ -98,8 +98,8 @@ impl Writer {
     /// `write_atomic` answered as soon as the work has run, before its batch commits, when `early` says
     /// its result may be: for a write whose loss (the batch failing to commit) a later step notices or
     /// repairs — an idempotency claim that starts a request (the booking reads it again inside its own
-    /// write) or the record of an inline calendar sync (the sync job runs again). Results that are final
-    /// answers built on what the batch has not committed yet wait for the commit like any other.
+    /// write; nothing else reads claims). Results that are final answers built on what the batch has not
+    /// committed yet wait for the commit like any other.
     pub async fn write_early<T, F>(&self, work: F, early: fn(&T) -> bool) -> StoreResult<T>
     where
         T: Send + 'static,

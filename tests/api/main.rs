@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod activities;
 mod admin;
 mod availability;
 mod bookings;

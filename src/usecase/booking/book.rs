@@ -186,6 +186,7 @@ async fn book_claimed(
         id: Uuid::now_v7(),
         team_id: b.team.id,
         team_slug: b.team.slug.to_string(),
+        team_name: b.team.name.clone(),
         agent_id: Uuid::nil(),
         start: b.start,
         end: b.start + Duration::minutes(b.meeting.minutes() as i64),
@@ -194,6 +195,8 @@ async fn book_claimed(
         visitor: b.visitor,
         session_id: b.session_id,
         dialogue_id: b.dialogue_id,
+        dialogue_name: b.dialogue_name,
+        page_url: b.page_url,
         attributes: b.attributes,
         routing: RoutingTrace {
             step: RoutingStep::RoundRobin,

@@ -39,6 +39,10 @@ pub struct BookingRequest {
     pub visitor: VisitorInput,
     pub session_id: Option<String>,
     pub dialogue_id: Option<String>,
+    /// The chat dialogue's name (at most 500 characters); repeated in the meeting's activities.
+    pub dialogue_name: Option<String>,
+    /// The http(s) page the chat ran on (at most 500 characters); repeated in the meeting's activities.
+    pub page_url: Option<String>,
     /// Free-form facts about the visitor, for routing rules and reporting.
     #[schema(value_type = Object)]
     #[serde(default)]
@@ -66,6 +70,8 @@ pub(super) struct ValidBooking {
     pub visitor: Visitor,
     pub session_id: Option<String>,
     pub dialogue_id: Option<String>,
+    pub dialogue_name: Option<String>,
+    pub page_url: Option<String>,
     pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -77,6 +83,18 @@ pub(super) fn text(field: &str, v: &Option<String>, problems: &mut Problems) -> 
         return None;
     }
     Some(v.to_owned())
+}
+
+/// An absolute http(s) URL with a host, as free text is kept (trimmed, at most `MAX_TEXT` characters).
+fn page_url(v: &Option<String>, problems: &mut Problems) -> Option<String> {
+    let v = text("page_url", v, problems)?;
+    match url::Url::parse(&v) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(v),
+        _ => {
+            problems.add("page_url", "must be an http(s) URL");
+            None
+        }
+    }
 }
 
 fn parse_visitor(v: &VisitorInput, problems: &mut Problems) -> Option<Visitor> {
@@ -162,6 +180,8 @@ pub(super) async fn validate(
     let visitor = parse_visitor(&req.visitor, &mut problems);
     let session_id = text("session_id", &req.session_id, &mut problems);
     let dialogue_id = text("dialogue_id", &req.dialogue_id, &mut problems);
+    let dialogue_name = text("dialogue_name", &req.dialogue_name, &mut problems);
+    let page_url = page_url(&req.page_url, &mut problems);
     if serde_json::to_string(&req.attributes)
         .map(|s| s.len())
         .unwrap_or(0)
@@ -188,6 +208,46 @@ pub(super) async fn validate(
         visitor: visitor.expect("checked"),
         session_id,
         dialogue_id,
+        dialogue_name,
+        page_url,
         attributes: req.attributes.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url_of(raw: &str) -> (Option<String>, Problems) {
+        let mut p = Problems::default();
+        (page_url(&Some(raw.to_owned()), &mut p), p)
+    }
+
+    #[test]
+    fn a_page_url_must_be_http_or_https_and_short() {
+        assert_eq!(
+            url_of("  https://example.com/pricing?x=1 ").0.as_deref(),
+            Some("https://example.com/pricing?x=1")
+        );
+        assert_eq!(
+            url_of("http://example.com").0.as_deref(),
+            Some("http://example.com")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://example.com/",
+            "/pricing",
+            "example.com",
+            "http://",
+        ] {
+            let (v, p) = url_of(bad);
+            assert_eq!(v, None, "{bad}");
+            assert!(p.into_result().is_err(), "{bad}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(500));
+        let (v, p) = url_of(&long);
+        assert_eq!(v, None);
+        assert!(p.into_result().is_err());
+        assert_eq!(url_of("   ").0, None);
+    }
 }
