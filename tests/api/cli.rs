@@ -116,7 +116,7 @@ fn token_create_then_serve_then_sigterm_exits_cleanly() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("rondo_admin_"));
-    let mut child = clean_env(&mut Command::new(BIN))
+    let child = clean_env(&mut Command::new(BIN))
         .env("RONDO_DATABASE_URL", &db)
         .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
         .env("RONDO_ENV", "prod")
@@ -132,20 +132,7 @@ fn token_create_then_serve_then_sigterm_exits_cleanly() {
     assert!(get_status(port, "/admin/api/teams", &token).contains("200"));
     // In prod there are no dev tokens.
     assert!(get_status(port, "/admin/api/teams", "dev-admin-token").contains("401"));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "rondo did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status:?}");
+    stop(child);
 }
 
 const PROD_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
