@@ -1,7 +1,7 @@
 //! The chat service's API: team availability, and booking, reading, cancelling and rescheduling meetings.
 
 use actix_web::http::header::ContentType;
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse, ResponseError};
 use uuid::Uuid;
 
 use super::auth::Chat;
@@ -34,9 +34,10 @@ pub async fn availability(
     team: web::Path<String>,
     query: ApiQuery<AvailabilityQuery>,
 ) -> AppResult<web::Json<AvailabilityAnswer>> {
-    Ok(web::Json(
-        team_availability(&app, &team, &query.0).await?.into(),
-    ))
+    let timer = app.metrics.availability_duration.start_timer();
+    let answer = team_availability(&app, &team, &query.0).await;
+    timer.observe_duration();
+    Ok(web::Json(answer?.into()))
 }
 
 /// The Idempotency-Key header: bare, or a quoted string, at most 255 characters.
@@ -81,22 +82,31 @@ pub async fn create_booking(
     req: HttpRequest,
     body: ApiJson<BookingRequest>,
 ) -> AppResult<HttpResponse> {
-    let key = idempotency_key(&req)?;
-    let ctx = IdempotencyContext {
-        scope: &caller.0.token_hash,
-        key: key.as_deref(),
-        body: &body.raw,
+    let outcome = match idempotency_key(&req) {
+        Ok(key) => {
+            let ctx = IdempotencyContext {
+                scope: &caller.0.token_hash,
+                key: key.as_deref(),
+                body: &body.raw,
+            };
+            book(&app, &body.value, ctx).await.map_err(AppError::from)
+        }
+        Err(e) => Err(e),
     };
-    let outcome = book(&app, &body.value, ctx).await;
     let counted = match &outcome {
         // The same key again: an answer from storage, not a new booking (nor a new lost race).
         Ok(BookOutcome::Replayed(_)) => Some("replayed"),
         Ok(BookOutcome::Booked(_)) => Some("booked"),
         Ok(BookOutcome::SlotTaken(_)) => Some("slot_taken"),
+        Err(e) if e.status_code().is_client_error() => Some("refused"),
         Err(_) => None,
     };
     if let Some(outcome) = counted {
-        app.metrics.bookings.with_label_values(&[outcome]).inc();
+        let team = booking_team_label(&app, &body.value.team, outcome).await;
+        app.metrics
+            .bookings
+            .with_label_values(&[team.as_str(), outcome])
+            .inc();
     }
     Ok(match outcome? {
         BookOutcome::Booked(b) | BookOutcome::Replayed(Replay::Booked(b)) => {
@@ -117,6 +127,24 @@ pub async fn create_booking(
                 .body(body)
         }
     })
+}
+
+/// The `team` label of a counted booking: the request's slug when that team exists, else `unknown`, so
+/// callers cannot grow the label's values. A new booking or lost race was checked against the team already.
+async fn booking_team_label(app: &App, slug: &str, outcome: &str) -> String {
+    const UNKNOWN: &str = "unknown";
+    let slug = slug.trim();
+    if matches!(outcome, "booked" | "slot_taken") {
+        return slug.to_owned();
+    }
+    match app.store.team_by_slug(slug).await {
+        Ok(Some(team)) => team.slug.to_string(),
+        Ok(None) => UNKNOWN.to_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "team unknown for the bookings metric");
+            UNKNOWN.to_owned()
+        }
+    }
 }
 
 pub fn parse_id(raw: &str, what: &'static str) -> AppResult<Uuid> {

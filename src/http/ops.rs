@@ -11,6 +11,7 @@ use super::extract::ApiQuery;
 use crate::app::App;
 use crate::domain::model::ActivityType;
 use crate::error::{AppError, AppResult, Problems};
+use crate::metrics::OutboxSnapshot;
 use crate::store::ActivityFilter;
 use crate::usecase::availability::parse_instant;
 
@@ -58,9 +59,21 @@ pub async fn metrics(app: web::Data<App>, req: HttpRequest) -> AppResult<HttpRes
             Vec::new()
         }
     };
+    let now = app.now();
+    let oldest_due_seconds = match app.store.oldest_due_job(now).await {
+        Ok(oldest) => oldest.map_or(0, |due| (now - due).num_seconds().max(0)),
+        Err(e) => {
+            tracing::warn!(error = %e, "oldest due job unavailable for /metrics");
+            0
+        }
+    };
+    let outbox = OutboxSnapshot {
+        counts,
+        oldest_due_seconds,
+    };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(app.metrics.render(&counts)))
+        .body(app.metrics.render(&outbox)))
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

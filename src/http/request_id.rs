@@ -3,10 +3,12 @@
 //! runs inside a `request` tracing span carrying `request_id`, so every log line it writes names it (JSON
 //! logs: `"span":{"request_id":…}`). One line per request, `request served`, gives method, route pattern
 //! (never the raw path: links carry signed tokens), status and duration; probes and scrapes at debug level.
+//! The same place counts the request in `rondo_http_requests_total` and times it in
+//! `rondo_http_request_duration_seconds`, labelled by that route pattern (`unmatched` when none matched).
 
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::Error;
+use actix_web::{web, Error};
 use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
@@ -64,10 +66,14 @@ where
 
 fn log_served(res: &ServiceResponse, elapsed: std::time::Duration) {
     let req = res.request();
-    let route = req.match_pattern();
-    let route = route.as_deref().unwrap_or("-");
+    let pattern = req.match_pattern();
     let method = req.method().as_str();
     let status = res.status().as_u16();
+    if let Some(app) = req.app_data::<web::Data<crate::app::App>>() {
+        app.metrics
+            .observe_http(pattern.as_deref(), method, status, elapsed);
+    }
+    let route = pattern.as_deref().unwrap_or("-");
     let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     if matches!(route, "/healthz" | "/readyz" | "/metrics") {
         tracing::debug!(method, route, status, elapsed_ms, "request served");

@@ -254,6 +254,17 @@ impl Store {
         )
     }
 
+    /// When the oldest pending job that is due at `now` became due (None: nothing is due). For /metrics.
+    pub async fn oldest_due_job(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+        let oldest: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(run_at) FROM jobs WHERE status = 'pending' AND run_at <= ?",
+        )
+        .bind(to_secs(now))
+        .fetch_one(&self.read)
+        .await?;
+        Ok(oldest.map(from_secs))
+    }
+
     /// Jobs in a status, most recently changed first, at most `limit`.
     pub async fn list_jobs(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<JobRow>> {
         let all = sqlx::query("SELECT * FROM jobs WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?")

@@ -801,7 +801,7 @@ async fn a_revoked_microsoft_grant_disconnects_the_agent_with_the_reason() {
             .contains("rondo_token_refreshes_total{outcome=\"revoked\",provider=\"microsoft\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("rondo_bookings_total{outcome=\"slot_taken\"} 1"));
+    assert!(metrics.contains("rondo_bookings_total{outcome=\"slot_taken\",team=\"sales\"} 1"));
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod email;
 mod errors;
 mod fakes;
 mod hardening;
+mod metrics;
 mod ops;
 mod outbox;
 mod store;

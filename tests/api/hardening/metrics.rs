@@ -15,12 +15,12 @@ async fn scrape(app: &TestApp, authorization: Option<&str>) -> reqwest::Response
     req.send().await.unwrap()
 }
 
-/// `rondo_bookings_total{outcome="…"}` as scraped now (0 before the first of its kind).
+/// `rondo_bookings_total{outcome="…",team="solo"}` as scraped now (0 before the first of its kind).
 async fn bookings_total(app: &TestApp, outcome: &str) -> u64 {
     let r = scrape(app, None).await;
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
-    let series = format!("rondo_bookings_total{{outcome=\"{outcome}\"}} ");
+    let series = format!("rondo_bookings_total{{outcome=\"{outcome}\",team=\"solo\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&series))
         .map(|n| n.trim().parse().unwrap())
@@ -38,7 +38,7 @@ async fn metrics_require_the_metrics_token_when_one_is_set() {
     app.app
         .metrics
         .bookings
-        .with_label_values(&["booked"])
+        .with_label_values(&["solo", "booked"])
         .inc();
     let wrong = format!("Bearer {METRICS_TOKEN}x");
     let admin = format!("Bearer {ADMIN}");
@@ -73,14 +73,14 @@ async fn metrics_require_the_metrics_token_when_one_is_set() {
         .text()
         .await
         .unwrap()
-        .contains("rondo_bookings_total{outcome=\"booked\"} 1"));
+        .contains("rondo_bookings_total{outcome=\"booked\",team=\"solo\"} 1"));
 
     // Unset (the default): open, as before.
     let open = spawn_app().await;
     open.app
         .metrics
         .bookings
-        .with_label_values(&["booked"])
+        .with_label_values(&["solo", "booked"])
         .inc();
     let r = scrape(&open, None).await;
     assert_eq!(r.status(), 200);
