@@ -203,19 +203,7 @@ async fn claim_on(
     request_hash: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Claim> {
-    let fresh = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
-         created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind(&claimed.scope)
-    .bind(&claimed.key)
-    .bind(request_hash)
-    .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
-    .bind(to_secs(now))
-    .bind(&claimed.token)
-    .execute(&mut *c)
-    .await?;
-    if fresh.rows_affected() == 1 {
+    if insert_claim(c, &claimed, request_hash, now, "DO NOTHING").await? {
         return Ok(Claim::Started(claimed));
     }
     let existing = sqlx::query(
@@ -248,22 +236,42 @@ async fn claim_on(
         }
     }
     // Expired, or a claim whose lease ran out: take it over with a new token.
-    sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
-         created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) \
-         ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, \
-         response_kind = NULL, response_body = NULL, locked_until = excluded.locked_until, \
-         created_at = excluded.created_at, claim_token = excluded.claim_token",
+    insert_claim(
+        c,
+        &claimed,
+        request_hash,
+        now,
+        "DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, response_kind = NULL, \
+         response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at, \
+         claim_token = excluded.claim_token",
     )
-    .bind(&claimed.scope)
-    .bind(&claimed.key)
-    .bind(request_hash)
-    .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
-    .bind(to_secs(now))
-    .bind(&claimed.token)
-    .execute(&mut *c)
     .await?;
     Ok(Claim::Started(claimed))
+}
+
+/// Writes this request's claim of the key; `on_conflict` says what an existing row gets. True when a row was
+/// written.
+async fn insert_claim(
+    c: &mut Conn,
+    claimed: &ClaimedKey,
+    request_hash: &str,
+    now: DateTime<Utc>,
+    on_conflict: &'static str,
+) -> StoreResult<bool> {
+    let sql = format!(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
+         created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (scope, key) {on_conflict}"
+    );
+    let done = sqlx::query(&sql)
+        .bind(&claimed.scope)
+        .bind(&claimed.key)
+        .bind(request_hash)
+        .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
+        .bind(to_secs(now))
+        .bind(&claimed.token)
+        .execute(&mut *c)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]
