@@ -12,7 +12,9 @@
 //!
 //! Knobs (environment): LOAD_SECONDS (default 10), LOAD_CONNECTIONS (default 32), LOAD_SYNCHRONOUS
 //! (full|normal, default full), LOAD_RONDO_BIN (another rondo binary to measure, e.g. an older build, so
-//! two builds can be compared in one sitting; default: this build's).
+//! two builds can be compared in one sitting; default: this build's), LOAD_BARE_BIN (the binary of
+//! ../shared/limits/bare-availability: when set, it serves the same availability answer right after rondo,
+//! and rondo's req/s is printed as a share of it).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -137,7 +139,13 @@ async fn seed(client: &reqwest::Client, base: &str) {
     }
 }
 
-async fn availability_load(client: &reqwest::Client, base: &str, connections: usize, seconds: u64) {
+/// Drives availability; answers its req/s and the answer it served (for the limit beside it).
+async fn availability_load(
+    client: &reqwest::Client,
+    base: &str,
+    connections: usize,
+    seconds: u64,
+) -> (f64, Value) {
     let url = Arc::new(format!(
         "{base}/v1/teams/load/availability?tz=Europe/Amsterdam"
     ));
@@ -154,7 +162,7 @@ async fn availability_load(client: &reqwest::Client, base: &str, connections: us
     let bytes = serde_json::to_vec(&probe).unwrap().len();
     println!("availability answer: {n} slots, {bytes} bytes");
     let client = client.clone();
-    drive(
+    let rate = drive(
         "availability (10 agents, 14 days)",
         200,
         connections,
@@ -162,6 +170,45 @@ async fn availability_load(client: &reqwest::Client, base: &str, connections: us
         move |_| Some(client.get(url.as_str()).bearer_auth(CHAT)),
     )
     .await;
+    (rate, probe)
+}
+
+/// The availability limit of ../shared/limits/bare-availability (a handler that only serializes the same
+/// answer), driven the same way right after rondo: its req/s, when LOAD_BARE_BIN names its binary.
+async fn bare_availability_limit(
+    client: &reqwest::Client,
+    answer: &Value,
+    connections: usize,
+    seconds: u64,
+) -> Option<f64> {
+    let bin = std::env::var("LOAD_BARE_BIN").ok()?;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answer.json");
+    std::fs::write(&file, serde_json::to_vec(answer).unwrap()).unwrap();
+    let mut child = Command::new(bin)
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let url = Arc::new("http://127.0.0.1:18090/serialize".to_owned());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.get(url.as_str()).send().await.is_err() {
+        assert!(Instant::now() < deadline, "bare-availability did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = client.clone();
+    let rate = drive(
+        "limit: serialize-only handler, same answer",
+        200,
+        connections,
+        seconds,
+        move |_| Some(c.get(url.as_str())),
+    )
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    Some(rate)
 }
 
 async fn booking_load(
@@ -328,7 +375,17 @@ fn main() {
             status_kb(pid, "VmRSS:")
         );
         seed(&client, &server.base).await;
-        availability_load(&client, &server.base, connections, seconds).await;
+        let (available, answer) =
+            availability_load(&client, &server.base, connections, seconds).await;
+        match bare_availability_limit(&client, &answer, connections, seconds).await {
+            Some(limit) => println!(
+                "availability over HTTP: {available:.0}/s = {:.0} % of the serialize-only handler ({limit:.0}/s)",
+                100.0 * available / limit
+            ),
+            None => println!(
+                "availability over HTTP: {available:.0}/s (limit not measured: set LOAD_BARE_BIN to ../shared/limits/bare-availability's binary)"
+            ),
+        }
         println!(
             "RSS after availability load: {} KB (peak {} KB)",
             status_kb(pid, "VmRSS:"),
