@@ -137,8 +137,9 @@ async fn booking_team_label(app: &App, slug: &str, outcome: &str) -> String {
     if matches!(outcome, "booked" | "slot_taken") {
         return slug.to_owned();
     }
-    match app.store.team_by_slug(slug).await {
-        Ok(Some(team)) => team.slug.to_string(),
+    // The team snapshot (cached) rather than a read of its own: replays come in bursts of retries.
+    match app.store.team_snapshot(slug).await {
+        Ok(Some(snapshot)) => snapshot.team.slug.to_string(),
         Ok(None) => UNKNOWN.to_owned(),
         Err(e) => {
             tracing::warn!(error = %e, "team unknown for the bookings metric");
