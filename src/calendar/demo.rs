@@ -185,6 +185,7 @@ mod tests {
             paused: false,
             calendar: CalendarKind::Demo,
             invitation: None,
+            daily_limit: None,
             created_at: Utc::now(),
         }
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::availability::{AgentCalendar, SlotPolicy, Span};
+use super::limits::DailyLimit;
 use super::routing::{RoutingStep, SkipReason};
 use super::values::{
     DateOverrides, EmailAddress, IanaZone, MeetingLength, TeamMode, TeamSlug, WeeklyHours,
@@ -25,6 +26,8 @@ pub struct Team {
     pub slot_step_minutes: u32,
     /// The agent who took the team's last meeting (the round-robin pointer).
     pub last_agent_id: Option<Uuid>,
+    /// Meetings a day each agent takes (an agent's own limit overrides it); None: no limit.
+    pub daily_limit: Option<DailyLimit>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -96,6 +99,8 @@ pub struct Agent {
     pub calendar: CalendarKind,
     /// The agent's own invitation subject and body templates (None: the defaults).
     pub invitation: Option<Invitation>,
+    /// Meetings a day this agent takes, whatever its teams say; None: each team's limit.
+    pub daily_limit: Option<DailyLimit>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -174,17 +179,27 @@ impl CalendarStatus {
     }
 }
 
-/// One skipped candidate in a routing decision.
+/// One skipped candidate in a routing decision: the step that asked it (absent in traces stored before
+/// account routing and rules), and the rule's name when a rule did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedAgent {
     pub agent_id: Uuid,
     pub reason: SkipReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<RoutingStep>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
-/// Why a meeting went to its agent: which step chose and who was passed over.
+/// Why a meeting went to its agent: which step chose (and for a rule, which), the listed account domain
+/// the visitor matched, and who was passed over, in the order they were asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingTrace {
     pub step: RoutingStep,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub skipped: Vec<SkippedAgent>,
 }
 

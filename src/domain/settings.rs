@@ -11,6 +11,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::limits::DailyLimit;
 use super::model::{Agent, CalendarKind, Team};
 use super::values::{
     DateOverrides, DisplayName, EmailAddress, IanaZone, Invalid, MeetingLength, TeamMode, TeamSlug,
@@ -33,6 +34,8 @@ pub enum Field {
     MinNoticeMinutes,
     HorizonDays,
     SlotStepMinutes,
+    /// Meetings a day per agent (a team's, or an agent's own).
+    DailyLimit,
     /// A team's queue order.
     Order,
     Email,
@@ -49,6 +52,8 @@ pub enum Field {
     Subject,
     /// The invitation's body template.
     Body,
+    /// A place in a list, spelled as the caller sent it (`rules[0].when[1].op`, `line 3.domain`).
+    Path(String),
 }
 
 impl fmt::Display for Field {
@@ -63,6 +68,7 @@ impl fmt::Display for Field {
             Field::MinNoticeMinutes => "min_notice_minutes",
             Field::HorizonDays => "horizon_days",
             Field::SlotStepMinutes => "slot_step_minutes",
+            Field::DailyLimit => "daily_limit",
             Field::Order => "order",
             Field::Email => "email",
             Field::Timezone => "timezone",
@@ -72,6 +78,7 @@ impl fmt::Display for Field {
             Field::Teams => "teams",
             Field::Subject => "subject",
             Field::Body => "body",
+            Field::Path(path) => path,
         };
         f.write_str(name)
     }
@@ -142,6 +149,8 @@ pub struct TeamSettingsInput {
     pub min_notice_minutes: Option<i64>,
     pub horizon_days: Option<i64>,
     pub slot_step_minutes: Option<i64>,
+    /// Absent: unchanged; `Some(None)`: no limit; `Some(Some(n))`: n meetings a day per agent.
+    pub daily_limit: Option<Option<i64>>,
 }
 
 /// Every setting of a team, each in its range, and the meeting a whole number of slot steps.
@@ -155,6 +164,7 @@ pub struct TeamSettings {
     min_notice_minutes: u32,
     horizon_days: u32,
     slot_step_minutes: u32,
+    daily_limit: Option<DailyLimit>,
 }
 
 /// What settings a request leaves out fall back to. A new team has no name to fall back to.
@@ -167,6 +177,7 @@ struct TeamBase<'a> {
     min_notice_minutes: u32,
     horizon_days: u32,
     slot_step_minutes: u32,
+    daily_limit: Option<DailyLimit>,
 }
 
 /// A new team: 30-minute meetings on a 15-minute grid, no buffers, 60 minutes' notice, 30 days ahead.
@@ -179,6 +190,7 @@ const NEW_TEAM: TeamBase<'static> = TeamBase {
     min_notice_minutes: 60,
     horizon_days: 30,
     slot_step_minutes: 15,
+    daily_limit: None,
 };
 
 fn ranged(errors: &mut FieldErrors, field: Field, v: i64, lo: i64, hi: i64) -> Option<u32> {
@@ -202,6 +214,7 @@ impl TeamSettings {
             min_notice_minutes: team.min_notice_minutes,
             horizon_days: team.horizon_days,
             slot_step_minutes: team.slot_step_minutes,
+            daily_limit: team.daily_limit,
         };
         Self::parse_over(&base, input)
     }
@@ -269,6 +282,16 @@ impl TeamSettings {
             1,
             365,
         );
+        let daily_limit = match input.daily_limit {
+            None => Some(base.daily_limit),
+            Some(None) => Some(None),
+            Some(Some(n)) => errors
+                .check(Field::DailyLimit, DailyLimit::parse(n))
+                .map(Some),
+        };
+        let Some(daily_limit) = daily_limit else {
+            return Err(errors);
+        };
         match (
             name,
             meeting,
@@ -297,6 +320,7 @@ impl TeamSettings {
                 min_notice_minutes,
                 horizon_days,
                 slot_step_minutes,
+                daily_limit,
             }),
             _ => Err(errors),
         }
@@ -312,6 +336,7 @@ impl TeamSettings {
         team.min_notice_minutes = self.min_notice_minutes;
         team.horizon_days = self.horizon_days;
         team.slot_step_minutes = self.slot_step_minutes;
+        team.daily_limit = self.daily_limit;
     }
 }
 
@@ -349,6 +374,7 @@ impl NewTeam {
             min_notice_minutes: s.min_notice_minutes,
             horizon_days: s.horizon_days,
             slot_step_minutes: s.slot_step_minutes,
+            daily_limit: s.daily_limit,
             last_agent_id: None,
             created_at,
         }
@@ -446,6 +472,7 @@ impl NewAgent {
             paused,
             calendar,
             invitation: None,
+            daily_limit: None,
             created_at,
         }
     }
@@ -652,6 +679,7 @@ mod tests {
                 buffer_after: Some(241),
                 min_notice_minutes: Some(43_201),
                 horizon_days: Some(0),
+                daily_limit: Some(Some(0)),
             },
         )
         .unwrap_err();
@@ -665,7 +693,8 @@ mod tests {
                 "buffer_before",
                 "buffer_after",
                 "min_notice_minutes",
-                "horizon_days"
+                "horizon_days",
+                "daily_limit"
             ]
         );
         let (_, why) = e.iter().find(|(f, _)| *f == Field::MeetingMinutes).unwrap();

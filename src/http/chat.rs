@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::usecase::availability::{team_availability, AvailabilityQuery};
 use crate::usecase::booking::{
-    self, book, BookOutcome, BookingRequest, CancelRequest, IdempotencyContext, Mover, Replay,
+    self, book, BookOutcome, BookingRequest, CancelRequest, IdempotencyContext, Replay,
     RescheduleOutcome, RescheduleRequest,
 };
 
@@ -207,12 +207,10 @@ pub async fn reschedule(
     body: ApiJson<RescheduleRequest>,
 ) -> AppResult<HttpResponse> {
     let id = parse_id(&id, "booking")?;
-    Ok(
-        match booking::reschedule(&app, id, &body.value, Mover::Chat).await? {
-            RescheduleOutcome::Moved(b) | RescheduleOutcome::Unchanged(b) => {
-                HttpResponse::Ok().json(booking_view(&b, &app.config))
-            }
-            RescheduleOutcome::SlotTaken(a) => slot_taken(&alternative_views(&a)),
-        },
-    )
+    Ok(match booking::reschedule(&app, id, &body.value).await? {
+        RescheduleOutcome::Moved(b) | RescheduleOutcome::Unchanged(b) => {
+            HttpResponse::Ok().json(booking_view(&b, &app.config))
+        }
+        RescheduleOutcome::SlotTaken(a) => slot_taken(&alternative_views(&a)),
+    })
 }

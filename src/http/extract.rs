@@ -126,6 +126,31 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
     }
 }
 
+/// For a PATCH field where `null` means something (clear it): absent → None, `null` → Some(None), a value →
+/// Some(Some(v)). Use with `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
+/// Reads a whole body of at most `limit` bytes (for the few routes that take more than `MAX_BODY`).
+pub async fn read_body(mut body: actix_web::web::Payload, limit: usize) -> Result<Bytes, AppError> {
+    use futures_util::StreamExt;
+    let mut out = actix_web::web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| AppError::Malformed(format!("could not read the body: {e}")))?;
+        if out.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

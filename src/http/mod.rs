@@ -18,6 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::AppError;
+use problem::{CommonProblems, Problem};
 use views::SlotView;
 
 struct BearerSchemes;
@@ -43,6 +44,7 @@ impl Modify for BearerSchemes {
         admin::agents::patch_agent, admin::agents::delete_agent, admin::agents::new_connect_link,
         admin::teams::create_team, admin::teams::list_teams, admin::teams::get_team, admin::teams::patch_team,
         admin::teams::get_queue, admin::teams::put_queue,
+        admin::routing::get_accounts, admin::routing::put_accounts, admin::routing::get_rules, admin::routing::put_rules,
         admin::meetings::list_meetings, admin::meetings::meetings_csv, admin::meetings::patch_meeting,
         admin::jobs::list_jobs, admin::jobs::retry_job,
         admin::invitation::get_invitation, admin::invitation::put_invitation, admin::invitation::preview_invitation,
@@ -50,8 +52,8 @@ impl Modify for BearerSchemes {
         admin::webhooks::list_deliveries,
         ops::activities, ops::healthz, ops::readyz, ops::metrics,
     ),
-    components(schemas(SlotView)),
-    modifiers(&BearerSchemes)
+    components(schemas(SlotView, Problem)),
+    modifiers(&BearerSchemes, &CommonProblems)
 )]
 pub struct ApiDoc;
 
@@ -74,6 +76,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(admin::teams::patch_team)
         .service(admin::teams::get_queue)
         .service(admin::teams::put_queue)
+        .service(
+            web::resource("/admin/api/teams/{team}/accounts")
+                .route(web::get().to(admin::routing::get_accounts))
+                .route(web::put().to(admin::routing::put_accounts)),
+        )
+        .service(
+            web::resource("/admin/api/teams/{team}/rules")
+                .route(web::get().to(admin::routing::get_rules))
+                .route(web::put().to(admin::routing::put_rules)),
+        )
         .service(admin::meetings::meetings_csv)
         .service(admin::meetings::list_meetings)
         .service(admin::meetings::patch_meeting)

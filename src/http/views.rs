@@ -62,16 +62,35 @@ impl From<&Visitor> for VisitorView {
 #[schema(as = SkippedAgent)]
 pub struct SkippedView {
     pub agent_id: Uuid,
+    /// `busy`, `paused`, `disconnected`, `outside_hours`, `daily_limit`; for the account owner
+    /// `owner_busy`, `owner_paused`, `owner_disconnected`, `owner_outside_hours`, `owner_daily_limit` or
+    /// `owner_not_in_team`.
     #[schema(value_type = String, example = "busy")]
     pub reason: SkipReason,
+    /// The step that asked the agent: `account`, `rule` or `round_robin` (absent for the meeting's own agent
+    /// on a move, and in meetings routed before rules existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "rule")]
+    pub step: Option<RoutingStep>,
+    /// The rule's name, when a rule asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Why a meeting went to its agent: which step chose and who was passed over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(as = RoutingTrace)]
 pub struct RoutingView {
+    /// `account` (the visitor's account owner), `rule` (a custom rule) or `round_robin`.
     #[schema(value_type = String, example = "round_robin")]
     pub step: RoutingStep,
+    /// With `step` = `rule`: the rule's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The listed account domain the visitor matched (whether or not its owner took the meeting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Agents passed over, in the order they were asked.
     pub skipped: Vec<SkippedView>,
 }
 
@@ -79,12 +98,16 @@ impl From<&RoutingTrace> for RoutingView {
     fn from(r: &RoutingTrace) -> Self {
         Self {
             step: r.step,
+            rule: r.rule.clone(),
+            account: r.account.clone(),
             skipped: r
                 .skipped
                 .iter()
-                .map(|SkippedAgent { agent_id, reason }| SkippedView {
-                    agent_id: *agent_id,
-                    reason: *reason,
+                .map(|s: &SkippedAgent| SkippedView {
+                    agent_id: s.agent_id,
+                    reason: s.reason,
+                    step: s.step,
+                    rule: s.rule.clone(),
                 })
                 .collect(),
         }

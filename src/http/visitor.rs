@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::domain::model::{Agent, Meeting, MeetingStatus};
 use crate::error::AppError;
-use crate::usecase::booking::{self, CancelRequest, Mover, RescheduleOutcome, RescheduleRequest};
-use crate::usecase::visitor::{same_agent_starts, verify};
+use crate::usecase::booking::{self, CancelRequest, RescheduleOutcome, RescheduleRequest};
+use crate::usecase::visitor::{reschedule_starts, verify};
 
 const PAGE: &str = include_str!("../../templates/pages/booking.html.j2");
 
@@ -149,7 +149,7 @@ async fn page(
     let tz = zone(m, agent);
     let booked = m.status == MeetingStatus::Booked;
     let slots = if booked {
-        same_agent_starts(app, m).await.unwrap_or_default()
+        reschedule_starts(app, m).await.unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -262,7 +262,7 @@ pub async fn reschedule(
         return bad_form(&app, &m, &agent).await;
     };
     // The page offers the same agent's times: the meeting stays with that agent or does not move.
-    let moved = booking::reschedule(&app, m.id, &RescheduleRequest { start }, Mover::Visitor).await;
+    let moved = booking::reschedule(&app, m.id, &RescheduleRequest { start }).await;
     match moved {
         Ok(RescheduleOutcome::SlotTaken(_)) => failed(&app, &path, Failure::Taken).await,
         Ok(RescheduleOutcome::Moved(_) | RescheduleOutcome::Unchanged(_)) => {

@@ -43,7 +43,7 @@ impl Store {
     ) -> StoreResult<()> {
         sqlx::query(
             "UPDATE agents SET name = ?, email = ?, timezone = ?, weekly_hours = ?, date_overrides = ?, \
-             paused = ? WHERE id = ? AND deleted_at IS NULL",
+             paused = ?, daily_limit = ? WHERE id = ? AND deleted_at IS NULL",
         )
         .bind(&agent.name)
         .bind(&agent.email)
@@ -51,6 +51,7 @@ impl Store {
         .bind(serde_json::to_string(&agent.weekly.to_map()).expect("map serializes"))
         .bind(serde_json::to_string(&agent.overrides.to_map()).expect("map serializes"))
         .bind(agent.paused as i64)
+        .bind(agent.daily_limit.map(|l| l.get() as i64))
         .bind(agent.id.to_string())
         .execute(&mut *tx)
         .await

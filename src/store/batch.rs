@@ -161,6 +161,14 @@ impl Batch {
         );
     }
 
+    /// A custom rule's own pointer: `agent` took the last meeting the rule routed.
+    pub fn set_rule_pointer(&mut self, team: Uuid, rule: &str, agent: Uuid) {
+        self.push(
+            "UPDATE routing_rules SET last_agent_id = ? WHERE team_id = ? AND name = ?",
+            [text(agent.to_string()), text(team.to_string()), text(rule)],
+        );
+    }
+
     pub fn insert_activity(&mut self, a: &NewActivity) {
         self.push(
             "INSERT INTO activities (id, type, occurred_at, meeting_id, data) VALUES (?, ?, ?, ?, ?)",
@@ -241,12 +249,18 @@ pub struct ClaimFacts {
     /// Whether the request still holds its Idempotency-Key (its lease may have run out and a retry taken
     /// the key over); true when no key was asked about.
     pub key_held: bool,
+    /// Each custom rule's pointer, by rule name.
+    pub rule_pointers: HashMap<String, Uuid>,
+    /// With `starts_around`: the starts of the candidates' live meetings in that range (for daily limits).
+    pub starts: HashMap<Uuid, Vec<DateTime<Utc>>>,
 }
 
 impl ClaimFacts {
     /// Reads the pointer of `team`, which of `candidates` hold a live meeting overlapping `blocked` (the
-    /// meeting `except` aside), the endpoints subscribed to `event`, and the team's members as they are.
-    /// With `key`, also whether this request still holds it.
+    /// meeting `except` aside), the endpoints subscribed to `event`, the team's members as they are and its
+    /// rules' pointers. With `key`, also whether this request still holds it; with `starts_around`, the
+    /// starts of the candidates' live meetings in that range (`except` aside).
+    #[allow(clippy::too_many_arguments)]
     pub async fn read(
         c: &mut Conn,
         team: Uuid,
@@ -255,8 +269,18 @@ impl ClaimFacts {
         except: Option<Uuid>,
         event: &str,
         key: Option<&ClaimedKey>,
+        starts_around: Option<Span>,
     ) -> StoreResult<Self> {
         let marks = vec!["?"; candidates.len().max(1)].join(",");
+        let starts = if starts_around.is_some() {
+            format!(
+                ";\nSELECT 'start' AS what, agent_id AS v, CAST(starts_at AS TEXT) AS events FROM meetings \
+                 WHERE agent_id IN ({marks}) AND status = 'booked' AND blocked_from >= ? AND blocked_from < ? \
+                 AND starts_at >= ? AND starts_at < ? AND id != ?"
+            )
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT 'key' AS what, claim_token AS v, NULL AS events FROM idempotency_keys \
              WHERE scope = ? AND key = ?;\n\
@@ -266,7 +290,9 @@ impl ClaimFacts {
              SELECT 'endpoint' AS what, id AS v, events FROM webhook_endpoints \
              WHERE deleted_at IS NULL AND disabled_at IS NULL;\n\
              SELECT 'member' AS what, a.id AS v, CAST(a.paused AS TEXT) AS events FROM team_members m \
-             JOIN agents a ON a.id = m.agent_id WHERE m.team_id = ? AND a.deleted_at IS NULL"
+             JOIN agents a ON a.id = m.agent_id WHERE m.team_id = ? AND a.deleted_at IS NULL;\n\
+             SELECT 'rule' AS what, last_agent_id AS v, name AS events FROM routing_rules \
+             WHERE team_id = ? AND last_agent_id IS NOT NULL{starts}"
         );
         let mut q = sqlx::query(&sql)
             .bind(key.map(|k| k.scope.clone()))
@@ -283,7 +309,26 @@ impl ClaimFacts {
             .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
             .bind(to_secs(blocked.start))
             .bind(except.map(|u| u.to_string()).unwrap_or_default())
+            .bind(team.to_string())
             .bind(team.to_string());
+        let q = match starts_around {
+            None => q,
+            Some(range) => {
+                let mut q = q;
+                if candidates.is_empty() {
+                    q = q.bind(String::new());
+                }
+                for a in candidates {
+                    q = q.bind(a.to_string());
+                }
+                // A meeting's blocked range begins at most a day's buffers before its start.
+                q.bind(to_secs(range.start) - MAX_BLOCK_SECONDS)
+                    .bind(to_secs(range.end))
+                    .bind(to_secs(range.start))
+                    .bind(to_secs(range.end))
+                    .bind(except.map(|u| u.to_string()).unwrap_or_default())
+            }
+        };
         let found: Vec<SqliteRow> = q.fetch_all(&mut *c).await?;
         let mut facts = ClaimFacts {
             key_held: key.is_none(),
@@ -302,6 +347,21 @@ impl ClaimFacts {
                 }
                 "busy" => {
                     facts.overlapping.insert(rows::uuid(r, "v")?);
+                }
+                "rule" => {
+                    let name: String = r.try_get("events")?;
+                    facts.rule_pointers.insert(name, rows::uuid(r, "v")?);
+                }
+                "start" => {
+                    let at: String = r.try_get("events")?;
+                    let at = at
+                        .parse::<i64>()
+                        .map_err(|e| StoreError::Corrupt(format!("starts_at: {e}")))?;
+                    facts
+                        .starts
+                        .entry(rows::uuid(r, "v")?)
+                        .or_default()
+                        .push(super::from_secs(at));
                 }
                 "member" => {
                     let paused: Option<String> = r.try_get("events")?;

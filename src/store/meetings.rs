@@ -225,6 +225,41 @@ impl Store {
             .collect()
     }
 
+    /// Starts of the live meetings of these agents that start inside `range`, as (agent, start).
+    pub async fn live_starts(
+        &self,
+        agents: &[Uuid],
+        range: Span,
+    ) -> StoreResult<Vec<(Uuid, DateTime<Utc>)>> {
+        if agents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; agents.len()].join(",");
+        let sql = format!(
+            "SELECT agent_id, starts_at FROM meetings WHERE status = 'booked' AND agent_id IN ({marks}) \
+             AND blocked_from >= ? AND blocked_from < ? AND starts_at >= ? AND starts_at < ?"
+        );
+        let mut q = sqlx::query(&sql);
+        for a in agents {
+            q = q.bind(a.to_string());
+        }
+        let all = q
+            .bind(to_secs(range.start) - MAX_BLOCK_SECONDS)
+            .bind(to_secs(range.end))
+            .bind(to_secs(range.start))
+            .bind(to_secs(range.end))
+            .fetch_all(&self.read)
+            .await?;
+        all.iter()
+            .map(|r| {
+                Ok((
+                    rows::uuid(r, "agent_id")?,
+                    from_secs(r.try_get("starts_at")?),
+                ))
+            })
+            .collect()
+    }
+
     /// Meetings in (start, id) order after the filter's cursor, at most `limit`.
     pub async fn list_meetings(&self, f: &MeetingFilter) -> StoreResult<MeetingPage> {
         let mut sql = format!("{MEETING_SELECT} WHERE 1 = 1");

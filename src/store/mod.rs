@@ -11,6 +11,7 @@ mod connections;
 mod idempotency;
 mod jobs;
 mod meetings;
+mod routing;
 mod rows;
 mod teams;
 mod tokens;
@@ -35,6 +36,7 @@ pub use connections::{ConnectionRow, ConnectionStatus, OAuthFlow};
 pub use idempotency::{Claim, ClaimedKey, Recorded};
 pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
+pub use routing::TeamRouting;
 pub use webhooks::{DeliveryRow, EndpointRow};
 pub use writer::Writer;
 
@@ -86,11 +88,12 @@ pub struct Store {
 /// A snapshot with the write epoch and time it was read at.
 type CachedSnapshot = (u64, Instant, Arc<TeamSnapshot>);
 
-/// A team with its queue, as the availability hot path reads it.
+/// A team with its queue and routing table, as the availability hot path reads it.
 #[derive(Debug, Clone)]
 pub struct TeamSnapshot {
     pub team: Team,
     pub queue: Vec<Agent>,
+    pub routing: TeamRouting,
 }
 
 /// How long a snapshot may be served. Writes made through this process invalidate at once; this bounds
@@ -205,7 +208,12 @@ impl Store {
             return Ok(None);
         };
         let queue = self.team_queue(team.id).await?;
-        let snap = Arc::new(TeamSnapshot { team, queue });
+        let routing = self.team_routing(team.id).await?;
+        let snap = Arc::new(TeamSnapshot {
+            team,
+            queue,
+            routing,
+        });
         let mut cache = self.snapshots.lock().expect("snapshot lock");
         if cache.len() > 10_000 {
             cache.clear();

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{from_secs, StoreError, StoreResult};
 use crate::domain::availability::Span;
+use crate::domain::limits::DailyLimit;
 use crate::domain::model::{
     Agent, CalendarKind, CalendarStatus, Meeting, MeetingStatus, Team, Visitor,
 };
@@ -48,8 +49,15 @@ pub(super) fn team(row: &SqliteRow) -> StoreResult<Team> {
         horizon_days: u("horizon_days")?,
         slot_step_minutes: u("slot_step_minutes")?,
         last_agent_id: opt_uuid(row, "last_agent_id")?,
+        daily_limit: daily_limit(row)?,
         created_at: from_secs(row.try_get("created_at")?),
     })
+}
+
+fn daily_limit(row: &SqliteRow) -> StoreResult<Option<DailyLimit>> {
+    row.try_get::<Option<i64>, _>("daily_limit")?
+        .map(|n| DailyLimit::parse(n).map_err(corrupt))
+        .transpose()
 }
 
 type SpanMap = BTreeMap<String, Vec<[String; 2]>>;
@@ -77,6 +85,7 @@ pub(super) fn agent(row: &SqliteRow) -> StoreResult<Agent> {
             (Some(subject), Some(body)) => Some(crate::domain::model::Invitation { subject, body }),
             _ => None,
         },
+        daily_limit: daily_limit(row)?,
         created_at: from_secs(row.try_get("created_at")?),
     })
 }

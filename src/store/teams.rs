@@ -7,15 +7,15 @@ use super::{map_unique, rows, to_secs, Conn, Store, StoreResult};
 use crate::domain::model::{Agent, Team};
 
 const TEAM_COLUMNS: &str = "id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
-     min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, created_at";
+     min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, daily_limit, created_at";
 
 impl Store {
     /// Inserts a new team; a slug in use is `Duplicate`.
     pub async fn insert_team_in(&self, tx: &mut SqliteConnection, team: &Team) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO teams (id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
-             min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+             min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, daily_limit, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
         )
         .bind(team.id.to_string())
         .bind(team.slug.as_str())
@@ -27,6 +27,7 @@ impl Store {
         .bind(team.min_notice_minutes as i64)
         .bind(team.horizon_days as i64)
         .bind(team.slot_step_minutes as i64)
+        .bind(team.daily_limit.map(|l| l.get() as i64))
         .bind(to_secs(team.created_at))
         .execute(&mut *tx)
         .await
@@ -38,7 +39,7 @@ impl Store {
     pub async fn update_team_in(&self, tx: &mut SqliteConnection, team: &Team) -> StoreResult<()> {
         sqlx::query(
             "UPDATE teams SET name = ?, meeting_minutes = ?, mode = ?, buffer_before = ?, buffer_after = ?, \
-             min_notice_minutes = ?, horizon_days = ?, slot_step_minutes = ? WHERE id = ?",
+             min_notice_minutes = ?, horizon_days = ?, slot_step_minutes = ?, daily_limit = ? WHERE id = ?",
         )
         .bind(&team.name)
         .bind(team.meeting.minutes() as i64)
@@ -48,6 +49,7 @@ impl Store {
         .bind(team.min_notice_minutes as i64)
         .bind(team.horizon_days as i64)
         .bind(team.slot_step_minutes as i64)
+        .bind(team.daily_limit.map(|l| l.get() as i64))
         .bind(team.id.to_string())
         .execute(&mut *tx)
         .await?;

@@ -5,17 +5,20 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use serde_json::Map;
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::calendar::cache::{FreeBusyCache, Lookup};
 use crate::calendar::CalendarError;
 use crate::domain::availability::{bookable_window, pooled_slots, strict_slots, SlotPolicy, Span};
+use crate::domain::limits::{self, DailyLimit};
 use crate::domain::model::{Agent, Team};
-use crate::domain::routing::rotation;
-use crate::domain::{IanaZone, MeetingLength, TeamMode};
+use crate::domain::routing::{self, rotation, VisitorFacts};
+use crate::domain::{EmailAddress, IanaZone, MeetingLength, TeamMode};
 use crate::error::{AppError, AppResult, Problems};
 use crate::store::TeamSnapshot;
+use crate::usecase::booking::MAX_ATTRIBUTES_BYTES;
 
 /// Longest window one availability call may span.
 pub const MAX_WINDOW_DAYS: i64 = 62;
@@ -34,6 +37,13 @@ pub struct AvailabilityQuery {
     pub tz: Option<String>,
     /// Meeting length in minutes (default: the team's); a multiple of the team's step, at most 480.
     pub duration: Option<String>,
+    /// The visitor's email: with `company` and `attributes`, the slots are those routing (account owner,
+    /// rules, round robin) could book for this visitor.
+    pub email: Option<String>,
+    /// The visitor's company (a domain such as `acme.com` names an account).
+    pub company: Option<String>,
+    /// The booking's attributes, as a JSON object (URL-encoded), for the team's rules.
+    pub attributes: Option<String>,
 }
 
 /// A team's free slots for a visitor: the starts, the meeting's length and the visitor's zone (for labels),
@@ -140,6 +150,7 @@ pub async fn team_availability(
             );
         }
     }
+    let visitor = visitor_facts(q, &mut problems);
     problems.into_result()?;
     let (from, to, zone, meeting) = (from.unwrap(), to.unwrap(), zone.unwrap(), meeting.unwrap());
 
@@ -147,7 +158,8 @@ pub async fn team_availability(
         start: from,
         end: to,
     };
-    let (starts, busy) = offered_starts_and_health(app, &snapshot, meeting, window, now).await?;
+    let (starts, busy) =
+        offered_starts_and_health(app, &snapshot, meeting, window, now, &visitor).await?;
     let calendars =
         (!busy.stale.is_empty() || !busy.unavailable.is_empty()).then_some(CalendarHealth {
             stale: busy.stale.len(),
@@ -162,6 +174,46 @@ pub async fn team_availability(
     })
 }
 
+/// The visitor as the query describes it (nothing: a visitor routing knows nothing of).
+fn visitor_facts(q: &AvailabilityQuery, problems: &mut Problems) -> VisitorFacts {
+    let email = q
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .and_then(|e| problems.check("email", EmailAddress::parse(e)));
+    let company = q
+        .company
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if company.is_some_and(|c| c.chars().count() > 500) {
+        problems.add("company", "at most 500 characters");
+    }
+    let attributes = match q
+        .attributes
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        None => Map::new(),
+        Some(raw) if raw.len() > MAX_ATTRIBUTES_BYTES => {
+            problems.add("attributes", "at most 8 KiB of attributes");
+            Map::new()
+        }
+        Some(raw) => match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                problems.add(
+                    "attributes",
+                    r#"must be a JSON object, like {"state":"CA"} (URL-encoded)"#,
+                );
+                Map::new()
+            }
+        },
+    };
+    VisitorFacts::new(email.as_ref(), company, attributes)
+}
+
 /// Present when some agents' calendars could not be read fresh: how many were answered from free/busy
 /// older than the TTL (`stale`), and how many were left out entirely (`unavailable`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,16 +222,18 @@ pub struct CalendarHealth {
     pub unavailable: usize,
 }
 
-/// The starts a team offers in `window`: its active candidates' free slots, pooled or strict per the team.
+/// The starts a team offers `visitor` in `window`: the free slots of the active agents routing would ask
+/// for that visitor, pooled or strict per the team.
 pub async fn offered_starts(
     app: &App,
     snapshot: &TeamSnapshot,
     meeting: MeetingLength,
     window: Span,
     now: DateTime<Utc>,
+    visitor: &VisitorFacts,
 ) -> AppResult<Vec<DateTime<Utc>>> {
     Ok(
-        offered_starts_and_health(app, snapshot, meeting, window, now)
+        offered_starts_and_health(app, snapshot, meeting, window, now, visitor)
             .await?
             .0,
     )
@@ -192,6 +246,7 @@ pub async fn offered_starts_and_health(
     meeting: MeetingLength,
     window: Span,
     now: DateTime<Utc>,
+    visitor: &VisitorFacts,
 ) -> AppResult<(Vec<DateTime<Utc>>, Busy)> {
     let team = &snapshot.team;
     let policy = team.policy(meeting);
@@ -206,11 +261,23 @@ pub async fn offered_starts_and_health(
         TeamMode::Strict => app.store.team_pointer(team.id).await?,
         TeamMode::Pooled => team.last_agent_id,
     };
-    let candidates: Vec<Agent> = ordered_candidates(pointer, snapshot.queue.clone())
-        .into_iter()
+    // Everyone routing would ask for this visitor, in the order it would ask them: pooled mode offers any of
+    // their free slots (the rotation asks the whole team last, so that is the team's), strict mode only the
+    // first one's with any free slot.
+    let ids: Vec<Uuid> = snapshot.queue.iter().map(|a| a.id).collect();
+    let plan = routing::plan(&snapshot.routing.table, visitor, &ids, pointer, |rule| {
+        snapshot.routing.rule_pointers.get(rule).copied()
+    });
+    let by_id: HashMap<Uuid, &Agent> = snapshot.queue.iter().map(|a| (a.id, a)).collect();
+    let candidates: Vec<Agent> = plan
+        .asks
+        .iter()
+        .filter_map(|ask| by_id.get(&ask.agent).copied())
         .filter(|a| !a.paused && a.connected())
+        .cloned()
         .collect();
-    let busy = busy_blocks(app, &candidates, widen(window, &policy), Read::Cached).await?;
+    let mut busy = busy_blocks(app, &candidates, widen(window, &policy), Read::Cached).await?;
+    add_full_days(app, &mut busy, &candidates, team.daily_limit, window).await?;
     let calendars: Vec<_> = candidates
         .iter()
         .filter_map(|a| busy.blocks.get(&a.id).map(|b| a.calendar_view(b)))
@@ -222,6 +289,39 @@ pub async fn offered_starts_and_health(
             .unwrap_or_default(),
     };
     Ok((starts, busy))
+}
+
+/// Adds, to the blocks of each candidate with a daily limit, the local days on which it is full.
+async fn add_full_days(
+    app: &App,
+    busy: &mut Busy,
+    candidates: &[Agent],
+    team_limit: Option<DailyLimit>,
+    window: Span,
+) -> AppResult<()> {
+    let limited: Vec<(&Agent, DailyLimit)> = candidates
+        .iter()
+        .filter_map(|a| Some((a, limits::effective(a.daily_limit, team_limit)?)))
+        .collect();
+    if limited.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = limited.iter().map(|(a, _)| a.id).collect();
+    let range = Span {
+        start: limits::any_zone_day_around(window.start).start,
+        end: limits::any_zone_day_around(window.end).end,
+    };
+    let mut starts: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
+    for (agent, at) in app.store.live_starts(&ids, range).await? {
+        starts.entry(agent).or_default().push(at);
+    }
+    for (agent, limit) in limited {
+        if let (Some(blocks), Some(taken)) = (busy.blocks.get_mut(&agent.id), starts.get(&agent.id))
+        {
+            blocks.extend(limits::full_days(agent.zone.tz(), limit, taken));
+        }
+    }
+    Ok(())
 }
 
 /// The team's queue in rotation order: starting right after the agent who took the last meeting.

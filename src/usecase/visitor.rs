@@ -52,9 +52,10 @@ pub fn manage_url(config: &Config, meeting: Uuid) -> String {
     )
 }
 
-/// The free starts of the meeting's own agent for the next 14 days (for the visitor's reschedule page),
-/// not counting the meeting's current start.
-pub async fn same_agent_starts(
+/// The starts the visitor's reschedule page offers for the next 14 days: those a move could take — the
+/// meeting's own agent's free times and, as a move is routed like the booking was, those of whoever
+/// routing would ask for this visitor — not counting the meeting's current start.
+pub async fn reschedule_starts(
     app: &crate::app::App,
     m: &crate::domain::model::Meeting,
 ) -> crate::error::AppResult<Vec<chrono::DateTime<chrono::Utc>>> {
@@ -62,16 +63,6 @@ pub async fn same_agent_starts(
     use crate::domain::MeetingLength;
     let Some(snapshot) = app.store.team_snapshot(&m.team_slug).await? else {
         return Ok(Vec::new());
-    };
-    let queue: Vec<_> = snapshot
-        .queue
-        .iter()
-        .filter(|a| a.id == m.agent_id)
-        .cloned()
-        .collect();
-    let only = crate::store::TeamSnapshot {
-        team: snapshot.team.clone(),
-        queue,
     };
     let now = app.now();
     let window = Span {
@@ -81,7 +72,9 @@ pub async fn same_agent_starts(
     let Ok(length) = MeetingLength::parse((m.end - m.start).num_minutes()) else {
         return Ok(Vec::new());
     };
-    let starts = super::availability::offered_starts(app, &only, length, window, now).await?;
+    let visitor = super::booking::visitor_of(m);
+    let starts =
+        super::availability::offered_starts(app, &snapshot, length, window, now, &visitor).await?;
     Ok(starts.into_iter().filter(|s| *s != m.start).collect())
 }
 

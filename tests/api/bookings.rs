@@ -123,9 +123,9 @@ async fn busy_paused_and_out_of_hours_agents_are_skipped_and_named() {
     assert_eq!(
         b["routing"]["skipped"],
         json!([
-            {"agent_id": id(3), "reason": "busy"},
-            {"agent_id": id(4), "reason": "paused"},
-            {"agent_id": id(0), "reason": "outside_hours"},
+            {"agent_id": id(3), "reason": "busy", "step": "round_robin"},
+            {"agent_id": id(4), "reason": "paused", "step": "round_robin"},
+            {"agent_id": id(0), "reason": "outside_hours", "step": "round_robin"},
         ])
     );
     // The trace is stored with the meeting for admins too.

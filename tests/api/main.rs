@@ -17,6 +17,7 @@ mod hardening;
 mod metrics;
 mod ops;
 mod outbox;
+mod routing;
 mod store;
 mod visitor;
 mod webhooks;

@@ -11,7 +11,7 @@ use crate::domain::settings::{AgentSettingsInput, NewAgentInput, SpanMap};
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Admin;
 use crate::http::chat::parse_id;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{present, ApiJson};
 use crate::usecase::admin::{
     self, CreateAgentError, CreateAgentInput, DeleteAgentError, UpdateAgentError, UpdateAgentInput,
 };
@@ -50,6 +50,10 @@ pub struct AgentPatch {
     pub teams: Option<Vec<String>>,
     /// A paused agent stays in its queues and is skipped with reason `paused`.
     pub paused: Option<bool>,
+    /// Meetings a day this agent takes (1–100), overriding its teams' limit; `null`: the team's limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable, value_type = Option<i64>)]
+    pub daily_limit: Option<Option<i64>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -63,6 +67,8 @@ pub struct AgentView {
     #[schema(value_type = Object)]
     pub date_overrides: SpanMap,
     pub paused: bool,
+    /// The agent's own daily limit (null: each team's).
+    pub daily_limit: Option<u32>,
     /// `google` or `microsoft` (a connected calendar), `demo` (simulated calendar, dev mode) or `none`
     /// (no calendar connected, or the grant was revoked: not in rotation).
     pub calendar: String,
@@ -113,6 +119,7 @@ pub fn agent_view(a: &Agent, teams: Vec<String>, connection: Option<ConnectionVi
         weekly_hours: a.weekly.to_map(),
         date_overrides: a.overrides.to_map(),
         paused: a.paused,
+        daily_limit: a.daily_limit.map(|l| l.get()),
         calendar: a.calendar.as_str().to_owned(),
         connection,
         teams,
@@ -262,6 +269,7 @@ pub async fn patch_agent(
         },
         teams: patch.teams,
         paused: patch.paused,
+        daily_limit: patch.daily_limit,
     };
     let agent = admin::update_agent(&app, parse_id(&id, "agent")?, input).await?;
     Ok(web::Json(agent_view_of(&app, &agent).await?))

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod invitation;
 pub mod jobs;
 pub mod meetings;
+pub mod routing;
 pub mod teams;
 pub mod webhooks;
 

@@ -10,7 +10,7 @@ use crate::domain::model::{Agent, Team};
 use crate::domain::settings::TeamSettingsInput;
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Admin;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{present, ApiJson};
 use crate::usecase::admin::{
     self, CreateTeamError, CreateTeamInput, ReorderQueueError, UpdateTeamError,
 };
@@ -33,6 +33,10 @@ pub struct TeamInput {
     pub horizon_days: Option<i64>,
     /// Slot starts lie this many minutes apart (15).
     pub slot_step_minutes: Option<i64>,
+    /// Meetings a day per agent, counted in each agent's own day (1–100; null or absent: no limit). An
+    /// agent's own `daily_limit` overrides it.
+    #[schema(nullable, value_type = Option<i64>)]
+    pub daily_limit: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -46,6 +50,10 @@ pub struct TeamChanges {
     pub min_notice_minutes: Option<i64>,
     pub horizon_days: Option<i64>,
     pub slot_step_minutes: Option<i64>,
+    /// Meetings a day per agent (1–100); `null` removes the limit.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable, value_type = Option<i64>)]
+    pub daily_limit: Option<Option<i64>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -60,6 +68,8 @@ pub struct TeamView {
     pub min_notice_minutes: u32,
     pub horizon_days: u32,
     pub slot_step_minutes: u32,
+    /// Meetings a day per agent, in each agent's own day (null: no limit).
+    pub daily_limit: Option<u32>,
     /// The agent who took the team's last meeting: the rotation continues after it.
     pub last_agent_id: Option<Uuid>,
     pub created_at: String,
@@ -77,6 +87,7 @@ fn team_view(t: &Team) -> TeamView {
         min_notice_minutes: t.min_notice_minutes,
         horizon_days: t.horizon_days,
         slot_step_minutes: t.slot_step_minutes,
+        daily_limit: t.daily_limit.map(|l| l.get()),
         last_agent_id: t.last_agent_id,
         created_at: t.created_at.to_rfc3339(),
     }
@@ -93,6 +104,7 @@ impl From<TeamChanges> for TeamSettingsInput {
             min_notice_minutes: c.min_notice_minutes,
             horizon_days: c.horizon_days,
             slot_step_minutes: c.slot_step_minutes,
+            daily_limit: c.daily_limit,
         }
     }
 }
@@ -154,6 +166,7 @@ pub async fn create_team(
             min_notice_minutes: i.min_notice_minutes,
             horizon_days: i.horizon_days,
             slot_step_minutes: i.slot_step_minutes,
+            daily_limit: i.daily_limit.map(Some),
         },
     };
     let team = admin::create_team(&app, input).await?;

@@ -9,6 +9,8 @@ mod create_agent;
 mod create_team;
 mod delete_agent;
 mod reorder_queue;
+mod replace_accounts;
+mod replace_rules;
 mod save_agent_settings;
 mod update_agent;
 mod update_invitation;
@@ -18,6 +20,11 @@ pub use create_agent::{create_agent, CreateAgentError, CreateAgentInput, Created
 pub use create_team::{create_team, CreateTeamError, CreateTeamInput};
 pub use delete_agent::{delete_agent, DeleteAgentError};
 pub use reorder_queue::{reorder_queue, ReorderQueueError, ReorderedQueue};
+pub use replace_accounts::{
+    list_accounts, replace_accounts, AccountInput, AccountOwner, AccountRow, ReplaceAccountsError,
+    MAX_ACCOUNTS,
+};
+pub use replace_rules::{list_rules, replace_rules, ConditionInput, ReplaceRulesError, RuleInput};
 pub use save_agent_settings::{save_agent_settings, AgentPageSettings, SaveAgentSettingsError};
 pub use update_agent::{update_agent, UpdateAgentError, UpdateAgentInput};
 pub use update_invitation::{update_invitation, UpdateInvitationError};

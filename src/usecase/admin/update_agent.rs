@@ -5,8 +5,9 @@ use uuid::Uuid;
 
 use super::{email_taken, team_ids_in};
 use crate::app::App;
+use crate::domain::limits::DailyLimit;
 use crate::domain::model::Agent;
-use crate::domain::settings::{AgentSettings, AgentSettingsInput, FieldErrors};
+use crate::domain::settings::{AgentSettings, AgentSettingsInput, Field, FieldErrors};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default)]
@@ -16,6 +17,8 @@ pub struct UpdateAgentInput {
     pub teams: Option<Vec<String>>,
     /// A paused agent stays in its queues and is skipped.
     pub paused: Option<bool>,
+    /// Absent: unchanged; `Some(None)`: the teams' limits; `Some(Some(n))`: its own.
+    pub daily_limit: Option<Option<i64>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,16 @@ pub async fn update_agent(
         Some(slugs) => Some(team_ids_in(app, &mut tx, slugs, &mut errors).await?),
         None => None,
     };
+    let daily_limit = match input.daily_limit {
+        None => Some(agent.daily_limit),
+        Some(None) => Some(None),
+        Some(Some(n)) => errors
+            .check(Field::DailyLimit, DailyLimit::parse(n))
+            .map(Some),
+    };
+    let (settings, Some(daily_limit)) = (settings, daily_limit) else {
+        return Err(UpdateAgentError::Invalid(errors));
+    };
     let settings = match settings {
         Some(settings) if errors.is_empty() => settings,
         _ => return Err(UpdateAgentError::Invalid(errors)),
@@ -57,6 +70,7 @@ pub async fn update_agent(
     if let Some(paused) = input.paused {
         agent.paused = paused;
     }
+    agent.daily_limit = daily_limit;
     match app
         .store
         .update_agent_in(&mut tx, &agent, team_ids.as_deref())
@@ -89,9 +103,10 @@ mod tests {
             },
             teams: Some(vec!["support".into(), "ghosts".into()]),
             paused: Some(true),
+            daily_limit: Some(Some(0)),
         };
         match update_agent(&app, ann.id, refused).await {
-            Err(UpdateAgentError::Invalid(e)) => assert_eq!(fields(&e), ["teams"]),
+            Err(UpdateAgentError::Invalid(e)) => assert_eq!(fields(&e), ["teams", "daily_limit"]),
             other => panic!("{other:?}"),
         }
         let taken = UpdateAgentInput {
@@ -121,6 +136,7 @@ mod tests {
                 },
                 teams: Some(vec!["support".into()]),
                 paused: Some(true),
+                ..Default::default()
             },
         )
         .await

@@ -11,7 +11,7 @@ use super::request::{self, BookingRequest, ValidBooking};
 use super::{alternatives_after, load, Alternatives, Booking};
 use crate::app::App;
 use crate::domain::model::{ActivityType, CalendarStatus, Meeting, MeetingStatus, RoutingTrace};
-use crate::domain::routing::RoutingStep;
+use crate::domain::routing::{RoutingStep, VisitorFacts};
 use crate::error::AppError;
 use crate::mail::render::MailKind;
 use crate::outbox;
@@ -177,11 +177,20 @@ async fn book_claimed(
     let lease = outbox::calendar::new_lease(now);
     let slot = Slot {
         team: b.team.id,
+        daily_limit: b.team.daily_limit,
         queue: b.queue,
+        routing: b.routing,
         verdicts,
+        start: b.start,
         blocked: b.team.blocked_range(b.start, b.meeting),
         moving: None,
     };
+    let visitor = VisitorFacts::new(
+        Some(&b.visitor.email),
+        b.visitor.company.as_deref(),
+        b.attributes.clone(),
+    );
+    let visitor_facts = visitor.clone();
     let mut meeting = Meeting {
         id: Uuid::now_v7(),
         team_id: b.team.id,
@@ -200,6 +209,8 @@ async fn book_claimed(
         attributes: b.attributes,
         routing: RoutingTrace {
             step: RoutingStep::RoundRobin,
+            rule: None,
+            account: None,
             skipped: Vec::new(),
         },
         took_place: None,
@@ -222,20 +233,20 @@ async fn book_claimed(
                 let claimed = claim::claim(
                     c,
                     slot,
-                    Order::Rotation,
+                    Order::Route(visitor_facts),
                     ActivityType::Scheduled,
                     Some(&key_held),
                 )
                 .await?;
-                let Some(agent) = claimed.agent else {
+                let (Some(agent), Some(trace)) = (claimed.agent.clone(), claimed.trace()) else {
                     return Ok(None);
                 };
                 meeting.agent_id = agent.id;
                 meeting.calendar_agent_id = Some(agent.id);
-                meeting.routing.skipped = claimed.skipped;
+                meeting.routing = trace;
                 let mut batch = Batch::default();
                 batch.insert_meeting(&meeting, Some(lease));
-                batch.set_team_pointer(meeting.team_id, agent.id);
+                claimed.move_pointer(&mut batch, meeting.team_id);
                 let change = Change {
                     kind: ActivityType::Scheduled,
                     meeting: &meeting,
@@ -254,7 +265,8 @@ async fn book_claimed(
         })
         .await?;
     let Some(Booking { meeting, agent }) = booked else {
-        let alternatives = alternatives_after(app, &b.team, b.meeting, b.start, zone).await?;
+        let alternatives =
+            alternatives_after(app, &b.team, b.meeting, b.start, zone, &visitor).await?;
         let outcome = Recorded::SlotTaken {
             starts: alternatives.starts.clone(),
             minutes: alternatives.minutes,

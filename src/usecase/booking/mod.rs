@@ -19,13 +19,15 @@ use uuid::Uuid;
 pub use book::{book, BookError, BookOutcome, IdempotencyContext, Replay};
 pub use cancel::{cancel, CancelError};
 pub use read::{read, ReadError};
+pub(crate) use request::MAX_ATTRIBUTES_BYTES;
 pub use request::{BookingRequest, CancelRequest, RescheduleRequest, VisitorInput};
-pub use reschedule::{reschedule, Mover, RescheduleError, RescheduleOutcome};
+pub use reschedule::{reschedule, RescheduleError, RescheduleOutcome};
 
 use super::availability::offered_starts;
 use crate::app::App;
 use crate::domain::availability::Span;
 use crate::domain::model::{Agent, Meeting, Team};
+use crate::domain::routing::VisitorFacts;
 use crate::domain::{IanaZone, MeetingLength};
 use crate::store::StoreResult;
 
@@ -48,6 +50,15 @@ pub struct Alternatives {
     pub zone: Tz,
 }
 
+/// What routing knows of a stored meeting's visitor.
+pub(crate) fn visitor_of(m: &Meeting) -> VisitorFacts {
+    VisitorFacts::new(
+        Some(&m.visitor.email),
+        m.visitor.company.as_deref(),
+        m.attributes.clone(),
+    )
+}
+
 /// The meeting and its agent, as stored now.
 async fn load(app: &App, id: Uuid) -> StoreResult<Option<Booking>> {
     let Some(meeting) = app.store.meeting(id).await? else {
@@ -64,13 +75,15 @@ async fn load(app: &App, id: Uuid) -> StoreResult<Option<Booking>> {
     Ok(Some(Booking { meeting, agent }))
 }
 
-/// The team's next free slots from `after` on (never `after` itself), labelled in the visitor's zone.
+/// The team's next free slots for `visitor` from `after` on (never `after` itself), labelled in the
+/// visitor's zone.
 async fn alternatives_after(
     app: &App,
     team: &Team,
     meeting: MeetingLength,
     after: DateTime<Utc>,
     zone: Option<IanaZone>,
+    visitor: &VisitorFacts,
 ) -> crate::error::AppResult<Alternatives> {
     let now = app.now();
     let window = Span {
@@ -78,7 +91,7 @@ async fn alternatives_after(
         end: after.max(now) + Duration::days(14),
     };
     let starts = match app.store.team_snapshot(team.slug.as_str()).await? {
-        Some(snapshot) => offered_starts(app, &snapshot, meeting, window, now)
+        Some(snapshot) => offered_starts(app, &snapshot, meeting, window, now, visitor)
             .await?
             .into_iter()
             .filter(|s| *s != after)

@@ -8,13 +8,14 @@ use super::super::availability::{parse_duration, parse_instant};
 use crate::app::App;
 use crate::domain::availability::{check_slot, check_timing, SlotCheck, SlotPolicy, Timing};
 use crate::domain::model::{Agent, Team, Visitor};
+use crate::domain::routing::RoutingTable;
 use crate::domain::{EmailAddress, IanaZone, MeetingLength};
 use crate::error::{AppResult, Problems};
 
 /// Longest free-text field we keep (names, reasons, ids).
 const MAX_TEXT: usize = 500;
 /// Most attributes a booking may carry, as JSON.
-const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +66,8 @@ pub struct RescheduleRequest {
 pub(super) struct ValidBooking {
     pub team: Team,
     pub queue: Vec<Agent>,
+    /// The team's account owners and rules.
+    pub routing: RoutingTable,
     pub start: DateTime<Utc>,
     pub meeting: MeetingLength,
     pub visitor: Visitor,
@@ -195,7 +198,9 @@ pub(super) async fn validate(
             .expect_err("a missing team is a problem"));
     };
     let meeting = parse_duration(&team, req.duration, &mut problems);
-    let queue = snapshot.map(|s| s.queue.clone()).unwrap_or_default();
+    let (queue, routing) = snapshot
+        .map(|s| (s.queue.clone(), s.routing.table.clone()))
+        .unwrap_or_default();
     if let (Some(start), Some(meeting)) = (start, meeting) {
         check_start(&queue, &team.policy(meeting), start, now, &mut problems);
     }
@@ -203,6 +208,7 @@ pub(super) async fn validate(
     Ok(ValidBooking {
         team,
         queue,
+        routing,
         start: start.expect("checked"),
         meeting: meeting.expect("checked"),
         visitor: visitor.expect("checked"),

@@ -1,7 +1,8 @@
 //! Moving a booking to another start (the chat service's `POST /v1/bookings/{id}/reschedule`, and the
-//! visitor's page). The meeting stays with its agent when that agent is free then; otherwise the chat
-//! service's move goes to the rotation (and the pointer moves to whoever it picks), while the visitor's page
-//! only offers the agent's own free times. The old slot is freed in the same piece of work.
+//! visitor's page). The meeting stays with its agent when that agent is free then; otherwise it is routed
+//! as the booking was, for the same visitor: the account owner, the agents of the rules the visitor's
+//! attributes match, then the team's rotation (whose pointer moves as a booking moves it; cal.com #19525
+//! is the bug this avoids). The old slot is freed in the same piece of work.
 
 use chrono::Duration;
 use uuid::Uuid;
@@ -9,26 +10,16 @@ use uuid::Uuid;
 use super::change::{self, Change};
 use super::claim::{self, Order, Slot};
 use super::request::{check_start, RescheduleRequest};
-use super::{alternatives_after, load, Alternatives, Booking};
+use super::{alternatives_after, load, visitor_of, Alternatives, Booking};
 use crate::app::App;
-use crate::domain::model::{ActivityType, Meeting, MeetingStatus, RoutingTrace};
-use crate::domain::routing::RoutingStep;
+use crate::domain::model::{ActivityType, Meeting, MeetingStatus};
 use crate::domain::MeetingLength;
 use crate::error::{AppError, Problems};
 use crate::mail::render::MailKind;
 use crate::outbox;
 use crate::store::{Batch, StoreError};
 
-use super::super::availability::{load_team, parse_instant};
-
-/// Who moves the meeting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mover {
-    /// The chat service: the same agent when free, else the rotation.
-    Chat,
-    /// The visitor, on their page: the same agent or nothing.
-    Visitor,
-}
+use super::super::availability::parse_instant;
 
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
@@ -81,7 +72,6 @@ pub async fn reschedule(
     app: &App,
     id: Uuid,
     req: &RescheduleRequest,
-    mover: Mover,
 ) -> Result<RescheduleOutcome, RescheduleError> {
     let now = app.now();
     let Booking {
@@ -91,7 +81,12 @@ pub async fn reschedule(
     if old.status != MeetingStatus::Booked {
         return Err(RescheduleError::Cancelled(CANCELLED));
     }
-    let team = load_team(app, &old.team_slug).await?;
+    let snapshot = app
+        .store
+        .team_snapshot(&old.team_slug)
+        .await?
+        .ok_or(RescheduleError::NotFound)?;
+    let team = snapshot.team.clone();
     let length = MeetingLength::parse((old.end - old.start).num_minutes())
         .map_err(|e| anyhow::anyhow!("stored meeting length: {e}"))?;
     let policy = team.policy(length);
@@ -112,26 +107,21 @@ pub async fn reschedule(
     }
     let end = start + Duration::minutes(length.minutes() as i64);
     let blocked = team.blocked_range(start, length);
-    // Everyone who may take it is screened (the same agent and, for the chat service, the rotation).
-    let may_take: Vec<_> = match mover {
-        Mover::Chat => queue.clone(),
-        Mover::Visitor => queue
-            .iter()
-            .filter(|a| a.id == old_agent.id)
-            .cloned()
-            .collect(),
-    };
-    let verdicts = claim::screen(app, &may_take, &policy, start, Some(&old)).await?;
+    // Everyone who may take it is screened: the same agent first, then whoever routing would ask.
+    let verdicts = claim::screen(app, &queue, &policy, start, Some(&old)).await?;
     let slot = Slot {
         team: team.id,
+        daily_limit: team.daily_limit,
         queue,
+        routing: snapshot.routing.table.clone(),
         verdicts,
+        start,
         blocked,
         moving: Some(id),
     };
     let order = Order::AgentFirst {
         agent: old_agent.id,
-        rotation: mover == Mover::Chat,
+        then: Some(visitor_of(&old)),
     };
     let db = app.store.clone();
     let moved = app
@@ -139,7 +129,7 @@ pub async fn reschedule(
         .write(move |c| {
             Box::pin(async move {
                 let claimed = claim::claim(c, slot, order, ActivityType::Rescheduled, None).await?;
-                let Some(agent) = claimed.agent else {
+                let Some(agent) = claimed.agent.clone() else {
                     return Ok(None);
                 };
                 let current = db
@@ -150,19 +140,10 @@ pub async fn reschedule(
                     return Err(StoreError::Abandoned(CANCELLED_MEANWHILE));
                 }
                 // Kept by the same agent, the meeting keeps the trace of how it was first routed.
-                let routing = if claimed.by_rotation {
-                    RoutingTrace {
-                        step: RoutingStep::RoundRobin,
-                        skipped: claimed.skipped,
-                    }
-                } else {
-                    current.routing.clone()
-                };
+                let routing = claimed.trace().unwrap_or_else(|| current.routing.clone());
                 let mut batch = Batch::default();
                 batch.move_meeting(id, agent.id, start, end, blocked, &routing, now);
-                if claimed.by_rotation {
-                    batch.set_team_pointer(current.team_id, agent.id);
-                }
+                claimed.move_pointer(&mut batch, current.team_id);
                 // The meeting as the move leaves it (the statement above bumps the calendar's version).
                 let moved = Meeting {
                     agent_id: agent.id,
@@ -188,8 +169,15 @@ pub async fn reschedule(
         })
         .await?;
     if moved.is_none() {
-        let alternatives =
-            alternatives_after(app, &team, length, start, old.visitor.timezone).await?;
+        let alternatives = alternatives_after(
+            app,
+            &team,
+            length,
+            start,
+            old.visitor.timezone,
+            &visitor_of(&old),
+        )
+        .await?;
         return Ok(RescheduleOutcome::SlotTaken(alternatives));
     }
     outbox::sync_calendar_inline(app, id).await;
