@@ -85,7 +85,9 @@ impl Application {
             )?) as Arc<dyn calendar::CalendarProvider>),
             None => None,
         };
-        let calendars = calendars.with_providers(google, microsoft);
+        let calendars = calendars
+            .with_providers(google, microsoft)
+            .metered(&metrics);
         let freebusy = Arc::new(calendar::cache::FreeBusyCache::new(
             config.freebusy_ttl_seconds,
             config.freebusy_stale_limit_seconds,

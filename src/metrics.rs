@@ -37,6 +37,12 @@ pub struct Metrics {
     pub token_refreshes: IntCounterVec,
     /// Connect attempts by provider and outcome (`connected`, `refused`).
     pub connects: IntCounterVec,
+    /// Calendar provider calls by provider (`google`, `microsoft`, `demo`), operation (`free_busy`,
+    /// `create_event`, `update_event`, `delete_event`) and outcome (`ok`, `transient`, `disconnected`,
+    /// `rejected`); a call its caller stopped waiting for (a deadline) counts as `transient`.
+    pub provider_calls: IntCounterVec,
+    /// Calendar provider call durations by provider and operation (every call, failures included).
+    pub provider_call_duration: HistogramVec,
     /// Outbox jobs by status, read at scrape time.
     outbox: IntGaugeVec,
     /// Age of the oldest due pending job in seconds (0 when none), read at scrape time.
@@ -94,6 +100,18 @@ impl Metrics {
         registry
             .register(Box::new(http_duration.clone()))
             .expect("metric registered once");
+        let provider_call_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "provider_call_duration_seconds",
+                "Calendar provider call durations, by provider and operation",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["provider", "operation"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(provider_call_duration.clone()))
+            .expect("metric registered once");
         let availability_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "availability_duration_seconds",
@@ -144,6 +162,13 @@ impl Metrics {
                 "Calendar connect attempts, by provider and outcome",
                 &["provider", "outcome"],
             ),
+            provider_calls: counter(
+                &registry,
+                "provider_calls_total",
+                "Calendar provider calls, by provider, operation and outcome",
+                &["provider", "operation", "outcome"],
+            ),
+            provider_call_duration,
             outbox,
             outbox_oldest_due,
             registry,
@@ -169,6 +194,23 @@ impl Metrics {
             .inc();
         self.http_duration
             .with_label_values(&[route, method])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts and times one calendar provider call. All three are fixed words (see `provider_calls`), never
+    /// an agent's id, address or a URL.
+    pub fn observe_provider_call(
+        &self,
+        provider: &str,
+        operation: &str,
+        outcome: &str,
+        elapsed: std::time::Duration,
+    ) {
+        self.provider_calls
+            .with_label_values(&[provider, operation, outcome])
+            .inc();
+        self.provider_call_duration
+            .with_label_values(&[provider, operation])
             .observe(elapsed.as_secs_f64());
     }
 

@@ -5,6 +5,7 @@
 pub mod cache;
 pub mod demo;
 pub mod google;
+pub mod metered;
 pub mod microsoft;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::domain::availability::Span;
 use crate::domain::model::{Agent, CalendarKind};
+use crate::metrics::Metrics;
 
 /// What the event in the agent's calendar says.
 #[derive(Debug, Clone)]
@@ -110,6 +112,20 @@ impl Calendars {
         self.google = google;
         self.microsoft = microsoft;
         self
+    }
+
+    /// Counts and times every adapter's calls in `metrics` (see `metered`); call it once, after
+    /// `with_providers`.
+    pub fn metered(self, metrics: &Arc<Metrics>) -> Self {
+        let meter = |inner, provider| {
+            Arc::new(metered::Metered::new(inner, provider, metrics.clone()))
+                as Arc<dyn CalendarProvider>
+        };
+        Self {
+            demo: meter(self.demo, "demo"),
+            google: self.google.map(|p| meter(p, "google")),
+            microsoft: self.microsoft.map(|p| meter(p, "microsoft")),
+        }
     }
 
     /// The agent's calendar, or None when it has none connected (it is then out of rotation).

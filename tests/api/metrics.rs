@@ -1,10 +1,14 @@
 //! `/metrics` (issue 16): HTTP requests by route template and status with their durations, bookings by team
-//! and outcome, availability latency and the outbox's oldest due job, as a scraper reads them.
+//! and outcome, availability latency, the outbox's oldest due job and calendar provider calls by provider,
+//! operation and outcome, as a scraper reads them.
 
 use std::collections::BTreeMap;
 
 use chrono::Duration;
 
+use crate::support::browser::Browser;
+use crate::support::calendar::Failure;
+use crate::support::google::FakeGoogle;
 use crate::support::*;
 
 /// One sample line of the text exposition: its name, labels and value.
@@ -235,4 +239,130 @@ async fn raw_paths_never_become_labels() {
         2.0,
         "both answered by no route"
     );
+}
+
+const PROVIDER_CALLS: &str = "rondo_provider_calls_total";
+const PROVIDER_BUCKETS: &str = "rondo_provider_call_duration_seconds_bucket";
+
+fn call<'a>(provider: &'a str, operation: &'a str, outcome: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("provider", provider),
+        ("operation", operation),
+        ("outcome", outcome),
+    ]
+}
+
+#[tokio::test]
+async fn calendar_calls_are_counted_by_provider_operation_and_outcome() {
+    let app = spawn_app().await;
+    app.create_team("sales", serde_json::json!({})).await;
+    let ann = app
+        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
+    let before = Scrape::of(&app).await;
+    let read_ok = before.value(PROVIDER_CALLS, &call("demo", "free_busy", "ok"));
+
+    let window = format!(
+        "from={}&to={}&tz=UTC",
+        enc("2026-11-23T00:00:00Z"),
+        enc("2026-11-24T00:00:00Z")
+    );
+    assert_eq!(app.availability("sales", &window).await.status(), 200);
+    // The booking's inline calendar write meets an outage; the outbox's retry then gets through.
+    app.calendars.fail_next_creates(1, Failure::Unavailable);
+    app.book_ok("sales", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    app.advance(Duration::seconds(11));
+    app.run_jobs().await;
+    assert_eq!(app.calendars.create_calls(), 2);
+
+    let after = Scrape::of(&app).await;
+    assert!(after.value(PROVIDER_CALLS, &call("demo", "free_busy", "ok")) > read_ok);
+    assert_eq!(
+        after.value(PROVIDER_CALLS, &call("demo", "create_event", "transient")),
+        1.0
+    );
+    assert_eq!(
+        after.value(PROVIDER_CALLS, &call("demo", "create_event", "ok")),
+        1.0
+    );
+    assert_eq!(
+        after.value(PROVIDER_CALLS, &call("demo", "create_event", "rejected")),
+        0.0
+    );
+    let reads = [("provider", "demo"), ("operation", "free_busy")];
+    let count = after.value("rondo_provider_call_duration_seconds_count", &reads);
+    assert!(count > 0.0);
+    let all = [reads[0], reads[1], ("le", "+Inf")];
+    assert_eq!(after.value(PROVIDER_BUCKETS, &all), count);
+    for le in ["0.001", "0.01", "0.1", "1", "5"] {
+        let bucket = [reads[0], reads[1], ("le", le)];
+        assert!(
+            after.0.iter().any(|s| s.name == PROVIDER_BUCKETS
+                && bucket
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))),
+            "bucket {le}: {}",
+            after.1
+        );
+    }
+    let writes = [("provider", "demo"), ("operation", "create_event")];
+    assert_eq!(
+        after.value("rondo_provider_call_duration_seconds_count", &writes),
+        2.0
+    );
+    // Labels are fixed words: no agent id or address.
+    assert!(
+        !after.1.contains(ann["id"].as_str().unwrap()),
+        "{}",
+        after.1
+    );
+    assert!(!after.1.contains("@example"), "{}", after.1);
+}
+
+#[tokio::test]
+async fn google_calendar_calls_are_labelled_google() {
+    let google = FakeGoogle::start().await;
+    let app = spawn_app_with(Options {
+        google: Some([google.auth_url(), google.token_url(), google.api_url()]),
+        ..Options::default()
+    })
+    .await;
+    app.create_team("sales", serde_json::json!({})).await;
+    let ann = app
+        .create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
+    google.consent_as("ann@company.test");
+    let browser = Browser::new();
+    let page = browser.get(ann["connect_url"].as_str().unwrap()).await;
+    let start = page.link("/oauth/google/start").unwrap();
+    let done = browser.get(&start).await;
+    assert!(done.has("Calendar connected"), "{}", done.body);
+
+    let window = format!(
+        "from={}&to={}&tz=UTC",
+        enc("2026-11-23T08:00:00Z"),
+        enc("2026-11-23T16:00:00Z")
+    );
+    assert_eq!(app.availability("sales", &window).await.status(), 200);
+    assert_eq!(google.freebusy_count(), 1);
+
+    let scrape = Scrape::of(&app).await;
+    assert_eq!(
+        scrape.value(PROVIDER_CALLS, &call("google", "free_busy", "ok")),
+        1.0
+    );
+    assert_eq!(
+        scrape.value(
+            PROVIDER_BUCKETS,
+            &[
+                ("provider", "google"),
+                ("operation", "free_busy"),
+                ("le", "+Inf")
+            ]
+        ),
+        1.0
+    );
+    assert!(!scrape.1.contains("ann@company.test"), "{}", scrape.1);
+    assert!(!scrape.1.contains(&google.api_url()), "{}", scrape.1);
 }
