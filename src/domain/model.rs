@@ -253,6 +253,19 @@ pub struct Meeting {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Meeting {
+    /// Whether the meeting took place, as reports show it at `now` (API.md): unknown (None) until it has
+    /// ended; after that a booked meeting took place unless an admin marked it a no-show; a cancelled one
+    /// did not.
+    pub fn took_place_at(&self, now: DateTime<Utc>) -> Option<bool> {
+        match self.status {
+            MeetingStatus::Cancelled => Some(false),
+            MeetingStatus::Booked if now < self.end => None,
+            MeetingStatus::Booked => Some(self.took_place.unwrap_or(true)),
+        }
+    }
+}
+
 /// The kinds of activity marketing automation receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActivityType {

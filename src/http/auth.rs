@@ -88,21 +88,36 @@ async fn identify(req: &HttpRequest) -> Result<Caller, AppError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(AppError::Unauthorized)?;
-    let hash = hash_token(token);
-    let role = if book.admin.as_deref() == Some(hash.as_str()) {
-        Role::Admin
-    } else if book.chat.as_deref() == Some(hash.as_str()) {
-        Role::Chat
-    } else {
-        match app.store.token_role(&hash).await?.as_deref() {
-            Some("admin") => Role::Admin,
-            Some("chat") => Role::Chat,
-            _ => return Err(AppError::Unauthorized),
-        }
-    };
+    let role = role_of_token(app, book, token)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     Ok(Caller {
         role,
-        token_hash: hash,
+        token_hash: hash_token(token),
+    })
+}
+
+/// The role a bearer token has: a bootstrap token from the configuration, or one made with
+/// `rondo token create` (stored hashed); None for any other.
+pub async fn role_of_token(
+    app: &App,
+    book: &TokenBook,
+    token: &str,
+) -> Result<Option<Role>, crate::store::StoreError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let hash = hash_token(token);
+    Ok(if book.admin.as_deref() == Some(hash.as_str()) {
+        Some(Role::Admin)
+    } else if book.chat.as_deref() == Some(hash.as_str()) {
+        Some(Role::Chat)
+    } else {
+        match app.store.token_role(&hash).await?.as_deref() {
+            Some("admin") => Some(Role::Admin),
+            Some("chat") => Some(Role::Chat),
+            _ => None,
+        }
     })
 }
 

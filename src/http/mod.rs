@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod console;
 pub mod connect;
 pub mod extract;
 pub mod ops;
@@ -123,6 +124,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(visitor::cancel)
                 .service(visitor::reschedule),
         )
+        .configure(console::routes)
         .default_service(web::to(not_found));
 }
 

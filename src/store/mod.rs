@@ -13,6 +13,7 @@ mod jobs;
 mod meetings;
 mod routing;
 mod rows;
+mod sessions;
 mod teams;
 mod tokens;
 mod webhooks;
@@ -37,6 +38,7 @@ pub use idempotency::{Claim, ClaimedKey, Recorded};
 pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
 pub use routing::TeamRouting;
+pub use sessions::AdminSession;
 pub use webhooks::{DeliveryRow, EndpointRow};
 pub use writer::Writer;
 

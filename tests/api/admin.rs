@@ -328,7 +328,25 @@ async fn meetings_are_listed_filtered_paginated_exported_and_marked() {
             .len(),
         5
     );
-    // Mark whether a meeting took place.
+    // Whether a meeting took place can be marked once it has ended; before, it is unknown.
+    let r = app
+        .patch(
+            &format!("/admin/api/meetings/{}", ids[1]),
+            ADMIN,
+            &json!({"took_place": false}),
+        )
+        .await;
+    let p = expect_problem(r, 422, "validation").await;
+    assert!(p["errors"]["took_place"].is_array(), "{p}");
+    app.clock.set(at("2026-11-28T00:00:00Z"));
+    let ended = app.meetings("status=booked").await;
+    assert!(ended["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["took_place"] == true));
+    let cancelled = app.meetings("status=cancelled").await;
+    assert_eq!(cancelled["meetings"][0]["took_place"], false);
     let r = app
         .patch(
             &format!("/admin/api/meetings/{}", ids[1]),

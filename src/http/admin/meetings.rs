@@ -69,7 +69,8 @@ pub struct MeetingView {
     pub end: String,
     /// `booked` or `cancelled`.
     pub status: String,
-    /// Whether the meeting happened; null until someone says.
+    /// Whether the meeting took place: null until it has ended; then true unless an admin marked it a
+    /// no-show (false); false when cancelled.
     pub took_place: Option<bool>,
     pub routing: RoutingView,
     pub session_id: Option<String>,
@@ -85,7 +86,11 @@ pub struct MeetingList {
     pub next_cursor: Option<String>,
 }
 
-fn meeting_view(m: &Meeting, agent: &AgentBrief) -> MeetingView {
+fn meeting_view(
+    m: &Meeting,
+    agent: &AgentBrief,
+    now: chrono::DateTime<chrono::Utc>,
+) -> MeetingView {
     MeetingView {
         id: m.id,
         team: m.team_slug.clone(),
@@ -96,7 +101,7 @@ fn meeting_view(m: &Meeting, agent: &AgentBrief) -> MeetingView {
         start: m.start.to_rfc3339(),
         end: m.end.to_rfc3339(),
         status: m.status.as_str().to_owned(),
-        took_place: m.took_place,
+        took_place: m.took_place_at(now),
         routing: (&m.routing).into(),
         session_id: m.session_id.clone(),
         dialogue_id: m.dialogue_id.clone(),
@@ -105,7 +110,7 @@ fn meeting_view(m: &Meeting, agent: &AgentBrief) -> MeetingView {
     }
 }
 
-fn encode_cursor(c: (chrono::DateTime<chrono::Utc>, Uuid)) -> String {
+pub(crate) fn encode_cursor(c: (chrono::DateTime<chrono::Utc>, Uuid)) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", c.0.timestamp(), c.1))
 }
 
@@ -118,7 +123,11 @@ fn decode_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
     Some((from_secs(secs.parse().ok()?), Uuid::parse_str(id).ok()?))
 }
 
-async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResult<MeetingFilter> {
+pub(crate) async fn filter_of(
+    app: &App,
+    q: &MeetingsQuery,
+    default_limit: u32,
+) -> AppResult<MeetingFilter> {
     let mut p = Problems::default();
     let mut f = MeetingFilter {
         limit: default_limit,
@@ -163,7 +172,10 @@ async fn filter_of(app: &App, q: &MeetingsQuery, default_limit: u32) -> AppResul
     Ok(f)
 }
 
-async fn agents_of(app: &App, meetings: &[Meeting]) -> AppResult<HashMap<Uuid, AgentBrief>> {
+pub(crate) async fn agents_of(
+    app: &App,
+    meetings: &[Meeting],
+) -> AppResult<HashMap<Uuid, AgentBrief>> {
     let mut ids: Vec<Uuid> = meetings.iter().map(|m| m.agent_id).collect();
     ids.sort();
     ids.dedup();
@@ -171,7 +183,7 @@ async fn agents_of(app: &App, meetings: &[Meeting]) -> AppResult<HashMap<Uuid, A
     Ok(agents.iter().map(|a| (a.id, AgentBrief::from(a))).collect())
 }
 
-fn brief(agents: &HashMap<Uuid, AgentBrief>, id: Uuid) -> AgentBrief {
+pub(crate) fn brief(agents: &HashMap<Uuid, AgentBrief>, id: Uuid) -> AgentBrief {
     agents.get(&id).cloned().unwrap_or(AgentBrief {
         id,
         name: String::new(),
@@ -198,7 +210,7 @@ pub async fn list_meetings(
         meetings: page
             .meetings
             .iter()
-            .map(|m| meeting_view(m, &brief(&agents, m.agent_id)))
+            .map(|m| meeting_view(m, &brief(&agents, m.agent_id), app.now()))
             .collect(),
         next_cursor: page.next.map(encode_cursor),
     }))
@@ -217,7 +229,12 @@ pub async fn meetings_csv(
     _a: Admin,
     q: ApiQuery<MeetingsQuery>,
 ) -> AppResult<HttpResponse> {
-    let mut f = filter_of(&app, &q.0, CSV_PAGE).await?;
+    csv_download(&app, &q.0).await
+}
+
+/// Every meeting matching `q` as a CSV download (the admin API's and the console's).
+pub(crate) async fn csv_download(app: &App, q: &MeetingsQuery) -> AppResult<HttpResponse> {
+    let mut f = filter_of(app, q, CSV_PAGE).await?;
     f.after = None;
     f.limit = CSV_PAGE;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -242,10 +259,10 @@ pub async fn meetings_csv(
     .map_err(csv_err)?;
     loop {
         let page = app.store.list_meetings(&f).await?;
-        let agents = agents_of(&app, &page.meetings).await?;
+        let agents = agents_of(app, &page.meetings).await?;
         for m in &page.meetings {
             let a = brief(&agents, m.agent_id);
-            let took = match m.took_place {
+            let took = match m.took_place_at(app.now()) {
                 Some(true) => "true",
                 Some(false) => "false",
                 None => "",
@@ -311,20 +328,44 @@ pub async fn patch_meeting(
     body: ApiJson<MeetingChanges>,
 ) -> AppResult<web::Json<MeetingView>> {
     let id = parse_id(&id, "meeting")?;
-    if !app
-        .store
-        .set_took_place(id, body.value.took_place, app.now())
-        .await?
-    {
-        return Err(AppError::NotFound("meeting"));
-    }
+    mark_took_place(&app, id, body.value.took_place).await?;
     let m = app
         .store
         .meeting(id)
         .await?
         .ok_or(AppError::NotFound("meeting"))?;
     let agents = agents_of(&app, std::slice::from_ref(&m)).await?;
-    Ok(web::Json(meeting_view(&m, &brief(&agents, m.agent_id))))
+    Ok(web::Json(meeting_view(
+        &m,
+        &brief(&agents, m.agent_id),
+        app.now(),
+    )))
+}
+
+/// Records whether a meeting took place; only once it has ended (before, there is nothing to say).
+pub(crate) async fn mark_took_place(
+    app: &App,
+    id: Uuid,
+    took_place: Option<bool>,
+) -> AppResult<()> {
+    let m = app
+        .store
+        .meeting(id)
+        .await?
+        .ok_or(AppError::NotFound("meeting"))?;
+    if took_place.is_some() && app.now() < m.end {
+        return Err(AppError::Validation(vec![(
+            "took_place".into(),
+            format!(
+                "can be marked once the meeting has ended ({})",
+                m.end.to_rfc3339()
+            ),
+        )]));
+    }
+    if !app.store.set_took_place(id, took_place, app.now()).await? {
+        return Err(AppError::NotFound("meeting"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
