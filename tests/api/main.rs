@@ -9,6 +9,7 @@ mod availability;
 mod bookings;
 mod cli;
 mod connect;
+mod console;
 mod crash;
 mod email;
 mod errors;

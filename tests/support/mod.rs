@@ -12,5 +12,6 @@ pub mod microsoft;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
+pub mod webdriver;
 
 pub use app::*;

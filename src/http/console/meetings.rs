@@ -98,6 +98,8 @@ struct Row {
     id: String,
     when: String,
     lead_email: String,
+    /// The email as a query value, for the person's page link.
+    lead_q: String,
     lead_name: String,
     agent: String,
     team: String,
@@ -165,6 +167,10 @@ pub async fn list(app: web::Data<App>, c: Console, f: web::Query<Filters>) -> Ht
                         id: m.id.to_string(),
                         when: local_time(m.start, c.zone),
                         lead_email: m.visitor.email.to_string(),
+                        lead_q: url::form_urlencoded::byte_serialize(
+                            m.visitor.email.as_str().as_bytes(),
+                        )
+                        .collect(),
                         lead_name: m.visitor.name.clone().unwrap_or_default(),
                         agent: brief(&by_id, m.agent_id).name,
                         team: m.team_name.clone(),

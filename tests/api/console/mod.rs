@@ -1,0 +1,4 @@
+//! The admin console, driven in headless Chromium as an admin uses it (issue 15). Each test saves a
+//! screenshot under target/screenshots/.
+
+mod meetings;
