@@ -156,7 +156,10 @@ impl Chrome {
         // One script call: no element handle to go stale while a page loads.
         let v = self
             .client
-            .execute("return document.body ? document.body.innerText : ''", vec![])
+            .execute(
+                "return document.body ? document.body.innerText : ''",
+                vec![],
+            )
             .await
             .unwrap();
         v.as_str().unwrap_or_default().to_owned()
