@@ -4,6 +4,7 @@
 
 pub mod availability;
 pub mod destination;
+pub mod fairness;
 pub mod limits;
 pub mod model;
 pub mod routing;

@@ -133,15 +133,16 @@ fn spans_text(spans: &[[String; 2]]) -> String {
 
 /// The form's fields as the agent sees them.
 #[derive(Serialize, Default)]
-struct Form {
-    timezone: String,
-    hours: BTreeMap<String, String>,
-    days_off: String,
-    subject: String,
-    body: String,
+pub(crate) struct Form {
+    pub(crate) timezone: String,
+    pub(crate) hours: BTreeMap<String, String>,
+    pub(crate) days_off: String,
+    pub(crate) subject: String,
+    pub(crate) body: String,
 }
 
-fn form_of(agent: &Agent) -> Form {
+/// The agent's settings in the page's text form (also the admin console's agent page).
+pub(crate) fn form_of(agent: &Agent) -> Form {
     let weekly = agent.weekly.to_map();
     Form {
         timezone: agent.zone.name().to_owned(),
@@ -269,7 +270,7 @@ pub async fn connect_page(app: web::Data<App>, token: web::Path<String>) -> Http
 
 /// Where the page shows a problem, and how it reads there: hours per day (`hours_mon`), days off one
 /// field naming the line or date at fault.
-fn on_page(field: Field, message: String) -> (String, String) {
+pub(crate) fn on_page(field: Field, message: String) -> (String, String) {
     match field {
         Field::WeeklyHours(day) => (format!("hours_{day}"), message),
         Field::DaysOffLine(n) => ("days_off".to_owned(), format!("line {n}: {message}")),

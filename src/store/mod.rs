@@ -8,6 +8,7 @@ mod activities;
 mod agents;
 mod batch;
 mod connections;
+mod fairness;
 mod idempotency;
 mod jobs;
 mod meetings;

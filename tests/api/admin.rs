@@ -197,7 +197,13 @@ async fn the_queue_can_be_seen_and_reordered() {
     assert_eq!(names, [json!("A"), json!("B"), json!("C")]);
     assert_eq!(q["agents"][0]["position"], 1);
     assert_eq!(q["agents"][0]["active"], true);
-    assert_eq!(q["agents"][0]["connection"], "demo");
+    assert_eq!(q["agents"][0]["calendar"], "demo");
+    // A demo calendar is no connection: never connected (API.md).
+    assert_eq!(q["agents"][0]["connection"], "none");
+    assert!(q["agents"][0]["connection_reason"].is_null());
+    // Nobody took a meeting yet: the first in the queue is next.
+    assert_eq!(q["agents"][0]["next"], true);
+    assert_eq!(q["agents"][1]["next"], false);
     let r = app
         .put(
             "/admin/api/teams/sales/queue",

@@ -271,7 +271,16 @@ async fn a_revoked_google_grant_takes_the_agent_out_of_rotation_until_it_reconne
         .find(|a| a["id"] == ann["id"])
         .unwrap()
         .clone();
-    assert_eq!(ann_row["connection"], "none", "{queue}");
+    assert_eq!(ann_row["calendar"], "none", "{queue}");
+    assert_eq!(ann_row["connection"], "disconnected", "{queue}");
+    assert!(
+        ann_row["connection_reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{queue}"
+    );
+    assert_eq!(ann_row["active"], false, "{queue}");
 
     // Reconnecting (with a new link from the admin) brings Ann back.
     let fresh = app

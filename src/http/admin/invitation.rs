@@ -50,7 +50,7 @@ pub struct PreviewInput {
     pub locale: Option<String>,
 }
 
-fn view(own: Option<&Invitation>) -> InvitationView {
+pub(crate) fn view(own: Option<&Invitation>) -> InvitationView {
     InvitationView {
         subject: own
             .map(|i| i.subject.clone())
@@ -139,7 +139,17 @@ pub async fn preview_invitation(
     body: OptionalJson<PreviewInput>,
 ) -> AppResult<web::Json<Rendered>> {
     let saved = saved_invitation(&app, &id).await?;
-    let input = body.0;
+    Ok(web::Json(render_preview(&app, saved, body.0)?))
+}
+
+/// The email as a visitor would get it, with sample data: the draft in `input` when it gives a subject or a
+/// body (checked as saving checks it), else `saved` (None: the bundled templates). Also the admin console's
+/// live preview.
+pub(crate) fn render_preview(
+    app: &App,
+    saved: Option<Invitation>,
+    input: PreviewInput,
+) -> AppResult<Rendered> {
     let mut p = Problems::default();
     let kind = match input.kind.as_deref() {
         None => Some(MailKind::Invitation),
@@ -168,7 +178,6 @@ pub async fn preview_invitation(
     p.into_result()?;
     let lang = language(input.locale.as_deref());
     let ctx = sample_context(kind.unwrap_or(MailKind::Invitation), lang);
-    let rendered = render_parts(&app.templates, draft.as_ref(), lang, &ctx)
-        .map_err(|e| AppError::field("body", e.to_string()))?;
-    Ok(web::Json(rendered))
+    render_parts(&app.templates, draft.as_ref(), lang, &ctx)
+        .map_err(|e| AppError::field("body", e.to_string()))
 }

@@ -105,6 +105,12 @@ pub async fn retry_job(
     id: web::Path<String>,
 ) -> AppResult<web::Json<JobView>> {
     let id = parse_id(&id, "job")?;
+    Ok(web::Json(job_view(retry(&app, id).await?)))
+}
+
+/// Puts the dead job `id` back in the queue (the API and the console both retry here): 404 if there is no
+/// such job, 409 `job-not-dead` unless it is dead. Answers the job as it is now (pending).
+pub(crate) async fn retry(app: &App, id: Uuid) -> AppResult<JobRow> {
     if app.store.job(id).await?.is_none() {
         return Err(AppError::NotFound("job"));
     }
@@ -114,6 +120,5 @@ pub async fn retry_job(
             detail: "only a dead job can be retried".into(),
         });
     }
-    let job = app.store.job(id).await?.ok_or(AppError::NotFound("job"))?;
-    Ok(web::Json(job_view(job)))
+    app.store.job(id).await?.ok_or(AppError::NotFound("job"))
 }

@@ -1,5 +1,7 @@
 //! Teams (slot rules and mode) and their round-robin queues.
 
+use std::collections::HashMap;
+
 use actix_web::{get, patch, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -7,10 +9,12 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::domain::model::{Agent, Team};
+use crate::domain::routing::rotation;
 use crate::domain::settings::TeamSettingsInput;
 use crate::error::{AppError, AppResult};
 use crate::http::auth::Admin;
 use crate::http::extract::{present, ApiJson};
+use crate::store::{ConnectionRow, ConnectionStatus};
 use crate::usecase::admin::{
     self, CreateTeamError, CreateTeamInput, ReorderQueueError, UpdateTeamError,
 };
@@ -228,10 +232,18 @@ pub struct QueueEntry {
     /// In rotation: not paused and with a calendar.
     pub active: bool,
     pub paused: bool,
-    /// `demo` or `none`.
+    /// `google`, `microsoft`, `demo` or `none`.
+    pub calendar: String,
+    /// `connected`, `disconnected` (the provider refused the grant: the agent must reconnect) or `none`
+    /// (never connected a Google or Microsoft calendar).
     pub connection: String,
+    /// Why the connection is disconnected, in the provider's words.
+    pub connection_reason: Option<String>,
     /// Took the team's last meeting: the next one goes to the agent after it.
     pub last_assigned: bool,
+    /// The agent the rotation would try first now: the first active agent after the one who took the last
+    /// meeting, wrapping around.
+    pub next: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -240,23 +252,71 @@ pub struct QueueView {
     pub agents: Vec<QueueEntry>,
 }
 
-fn queue_view(t: &Team, agents: &[Agent]) -> QueueView {
+/// The agent the team's rotation would try first now (DESIGN.md "Round robin"): the first active (not
+/// paused, connected) agent in queue order right after `pointer`, wrapping around; None when nobody is
+/// active.
+pub(crate) fn next_in_rotation(pointer: Option<Uuid>, agents: &[Agent]) -> Option<Uuid> {
+    let ids: Vec<Uuid> = agents.iter().map(|a| a.id).collect();
+    rotation(&ids, pointer.as_ref()).into_iter().find(|id| {
+        agents
+            .iter()
+            .any(|a| a.id == *id && !a.paused && a.connected())
+    })
+}
+
+/// The queue as admins see it; `connections` holds the stored calendar connection of each agent that ever
+/// connected one.
+pub(crate) fn queue_view(
+    t: &Team,
+    agents: &[Agent],
+    connections: &HashMap<Uuid, ConnectionRow>,
+) -> QueueView {
+    let next = next_in_rotation(t.last_agent_id, agents);
     QueueView {
         team: t.slug.to_string(),
         agents: agents
             .iter()
             .enumerate()
-            .map(|(i, a)| QueueEntry {
-                id: a.id,
-                name: a.name.clone(),
-                position: i + 1,
-                active: !a.paused && a.connected(),
-                paused: a.paused,
-                connection: a.calendar.as_str().to_owned(),
-                last_assigned: t.last_agent_id == Some(a.id),
+            .map(|(i, a)| {
+                let c = connections.get(&a.id);
+                QueueEntry {
+                    id: a.id,
+                    name: a.name.clone(),
+                    position: i + 1,
+                    active: !a.paused && a.connected(),
+                    paused: a.paused,
+                    calendar: a.calendar.as_str().to_owned(),
+                    connection: c.map_or("none", |c| c.status.as_str()).to_owned(),
+                    connection_reason: c
+                        .filter(|c| c.status == ConnectionStatus::Disconnected)
+                        .and_then(|c| c.reason.clone()),
+                    last_assigned: t.last_agent_id == Some(a.id),
+                    next: next == Some(a.id),
+                }
             })
             .collect(),
     }
+}
+
+/// The stored calendar connections of these agents (an agent that never connected one has none).
+pub(crate) async fn connections_of(
+    app: &App,
+    agents: &[Agent],
+) -> AppResult<HashMap<Uuid, ConnectionRow>> {
+    let mut found = HashMap::new();
+    for a in agents {
+        if let Some(c) = app.store.connection(a.id).await? {
+            found.insert(a.id, c);
+        }
+    }
+    Ok(found)
+}
+
+/// The team's queue as `GET /admin/api/teams/{team}/queue` shows it.
+pub(crate) async fn load_queue(app: &App, t: &Team) -> AppResult<QueueView> {
+    let agents = app.store.team_queue(t.id).await?;
+    let connections = connections_of(app, &agents).await?;
+    Ok(queue_view(t, &agents, &connections))
 }
 
 #[utoipa::path(
@@ -272,8 +332,7 @@ pub async fn get_queue(
     team: web::Path<String>,
 ) -> AppResult<web::Json<QueueView>> {
     let t = load_team(&app, &team).await?;
-    let agents = app.store.team_queue(t.id).await?;
-    Ok(web::Json(queue_view(&t, &agents)))
+    Ok(web::Json(load_queue(&app, &t).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -299,5 +358,10 @@ pub async fn put_queue(
     body: ApiJson<QueueOrder>,
 ) -> AppResult<web::Json<QueueView>> {
     let queue = admin::reorder_queue(&app, &team, &body.value.order).await?;
-    Ok(web::Json(queue_view(&queue.team, &queue.agents)))
+    let connections = connections_of(&app, &queue.agents).await?;
+    Ok(web::Json(queue_view(
+        &queue.team,
+        &queue.agents,
+        &connections,
+    )))
 }

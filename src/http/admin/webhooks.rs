@@ -14,7 +14,8 @@ use crate::http::extract::ApiJson;
 use crate::outbox::webhook::{self, new_secret};
 use crate::store::{DeliveryRow, EndpointRow};
 
-const EVENT_TYPES: [&str; 3] = [
+/// The event types an endpoint can subscribe to.
+pub(crate) const EVENT_TYPES: [&str; 3] = [
     "meeting.scheduled",
     "meeting.cancelled",
     "meeting.rescheduled",
@@ -69,7 +70,7 @@ fn view(e: EndpointRow, with_secret: bool) -> EndpointView {
 }
 
 /// One delivery as admins see it; `endpoint_url` is the endpoint's, kept out of `last_error`.
-fn delivery_view(d: DeliveryRow, endpoint_url: &str) -> DeliveryView {
+pub(crate) fn delivery_view(d: DeliveryRow, endpoint_url: &str) -> DeliveryView {
     DeliveryView {
         id: d.id,
         activity_id: d.activity_id,
@@ -94,7 +95,15 @@ pub async fn create_endpoint(
     _a: Admin,
     body: ApiJson<EndpointInput>,
 ) -> AppResult<HttpResponse> {
-    let input = body.value;
+    let endpoint = add_endpoint(&app, body.value).await?;
+    Ok(HttpResponse::Created().json(view(endpoint, true)))
+}
+
+/// Checks and stores a new endpoint (the API and the console both add endpoints here): the URL's shape,
+/// and unless private destinations are allowed, where it points (the SSRF rules); at least one known event
+/// type. Refused: 422 naming `url` or `events`, nothing stored. Stored: the endpoint with its secret in
+/// clear, to be shown this once (it is kept sealed).
+pub(crate) async fn add_endpoint(app: &App, input: EndpointInput) -> AppResult<EndpointRow> {
     let mut p = Problems::default();
     if let Some(url) = p.check("url", webhook::check_url_shape(&input.url)) {
         // Deliveries check again at every connection; this only spares the admin an endpoint that
@@ -131,7 +140,7 @@ pub async fn create_endpoint(
     };
     app.store.insert_endpoint(&endpoint).await?;
     endpoint.secret = secret;
-    Ok(HttpResponse::Created().json(view(endpoint, true)))
+    Ok(endpoint)
 }
 
 #[utoipa::path(tag = "admin", responses((status = 200, body = [EndpointView])), security(("admin_token" = [])))]

@@ -3,10 +3,19 @@
 //! hash the store keeps with the session's CSRF token, which every form carries. Pages call the same use
 //! cases as the admin API; times are shown in the admin's zone.
 //!
-//! Pages by area: `session` (sign-in, sign-out, zone), `meetings` (the report, a person's page).
+//! Pages by area: `session` (sign-in, sign-out, zone), `meetings` (the report, a person's page),
+//! `routing` (a team's queue and fairness),
+//! `webhooks` (endpoints, their deliveries, the secret shown once), `jobs` (failed jobs, retry),
+//! `agents` (the list, adding one with its connect link, an agent's settings and invitation text), `teams`
+//! (the list, creating one, a team's settings).
 
+mod agents;
+mod jobs;
 mod meetings;
+mod routing;
 mod session;
+mod teams;
+mod webhooks;
 
 use std::sync::OnceLock;
 
@@ -37,8 +46,76 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/pages/console/person.html.j2"),
     ),
     (
+        "routing.html",
+        include_str!("../../../templates/pages/console/routing.html.j2"),
+    ),
+    (
+        "agents.html",
+        include_str!("../../../templates/pages/console/agents.html.j2"),
+    ),
+    (
+        "agents-new.html",
+        include_str!("../../../templates/pages/console/agents-new.html.j2"),
+    ),
+    (
+        "agents-edit.html",
+        include_str!("../../../templates/pages/console/agents-edit.html.j2"),
+    ),
+    (
+        "agents-link.html",
+        include_str!("../../../templates/pages/console/agents-link.html.j2"),
+    ),
+    (
+        "agents-fields.html",
+        include_str!("../../../templates/pages/console/agents-fields.html.j2"),
+    ),
+    (
+        "agents-macros.html",
+        include_str!("../../../templates/pages/console/agents-macros.html.j2"),
+    ),
+    (
+        "agents-style.html",
+        include_str!("../../../templates/pages/console/agents-style.html.j2"),
+    ),
+    (
+        "teams.html",
+        include_str!("../../../templates/pages/console/teams.html.j2"),
+    ),
+    (
+        "teams-edit.html",
+        include_str!("../../../templates/pages/console/teams-edit.html.j2"),
+    ),
+    (
+        "teams-fields.html",
+        include_str!("../../../templates/pages/console/teams-fields.html.j2"),
+    ),
+    (
         "message.html",
         include_str!("../../../templates/pages/console/message.html.j2"),
+    ),
+    (
+        "webhooks.html",
+        include_str!("../../../templates/pages/console/webhooks.html.j2"),
+    ),
+    (
+        "webhooks_deliveries.html",
+        include_str!("../../../templates/pages/console/webhooks_deliveries.html.j2"),
+    ),
+    (
+        "webhooks_created.html",
+        include_str!("../../../templates/pages/console/webhooks_created.html.j2"),
+    ),
+    (
+        "webhooks_one.html",
+        include_str!("../../../templates/pages/console/webhooks_one.html.j2"),
+    ),
+    (
+        "webhooks_remove.html",
+        include_str!("../../../templates/pages/console/webhooks_remove.html.j2"),
+    ),
+    (
+        "jobs.html",
+        include_str!("../../../templates/pages/console/jobs.html.j2"),
     ),
 ];
 
@@ -107,5 +184,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(meetings::list)
         .service(meetings::csv)
         .service(meetings::took_place)
-        .service(meetings::person);
+        .service(meetings::person)
+        .service(routing::show)
+        .service(routing::move_agent)
+        .service(routing::pause_agent)
+        .service(webhooks::list)
+        .service(webhooks::add)
+        .service(webhooks::confirm_remove)
+        .service(webhooks::remove)
+        .service(webhooks::one)
+        .service(jobs::list)
+        .service(jobs::retry_job)
+        .service(agents::list)
+        .service(agents::new_form)
+        .service(agents::create)
+        .service(agents::edit)
+        .service(agents::save)
+        .service(agents::new_link)
+        .service(agents::save_invitation)
+        .service(agents::preview)
+        .service(teams::list)
+        .service(teams::create)
+        .service(teams::edit)
+        .service(teams::save);
 }
