@@ -6,6 +6,7 @@
 pub mod app;
 pub mod browser;
 pub mod calendar;
+pub mod console;
 pub mod fake_common;
 pub mod google;
 pub mod microsoft;

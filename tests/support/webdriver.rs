@@ -180,6 +180,31 @@ impl Chrome {
         }
     }
 
+    /// The value of the input matching `css` (empty when it has none).
+    pub async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Polls the text of the element matching `css` until `ok` holds (10 s at most); returns it.
+    pub async fn wait_for_element_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.find(css).await.text().await.unwrap_or_default();
+            if ok(&text) {
+                return text;
+            }
+            if Instant::now() > deadline {
+                panic!("`{css}` never got there; it says: {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }
@@ -191,6 +216,22 @@ impl Chrome {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Saves a screenshot as on a phone (390×844), scrolled to the first element matching `css`; the
+    /// window is then back at its usual 1280×900.
+    pub async fn screenshot_phone(&self, name: &str, css: &str) -> PathBuf {
+        self.client.set_window_size(390, 844).await.unwrap();
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView()",
+                vec![css.into()],
+            )
+            .await
+            .unwrap();
+        let path = self.screenshot(name).await;
+        self.client.set_window_size(1280, 900).await.unwrap();
         path
     }
 

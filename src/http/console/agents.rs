@@ -16,7 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::session::NotSignedIn;
-use super::{local_time, message, page, see_other, Console};
+use super::{local_time, message, page, see_other, Console, SavedQuery};
 use crate::app::App;
 use crate::domain::limits::DailyLimit;
 use crate::domain::model::{Agent, CalendarKind};
@@ -274,12 +274,16 @@ struct Row {
 }
 
 fn trouble(c: &Console, title: &str, e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "console agents page");
+    super::trouble(c, title, "console agents page", e)
+}
+
+/// The page for an agent that is not there (any more).
+fn gone(c: &Console) -> HttpResponse {
     message(
         c,
-        title,
-        "Something went wrong. Try again.",
-        StatusCode::INTERNAL_SERVER_ERROR,
+        "Agent",
+        "No such agent (it may have been deleted).",
+        StatusCode::NOT_FOUND,
     )
 }
 
@@ -472,14 +476,20 @@ async fn load(app: &App, c: &Console, raw: &str) -> Result<Agent, HttpResponse> 
     };
     match app.store.agent(id).await {
         Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(message(
-            c,
-            "Agent",
-            "No such agent (it may have been deleted).",
-            StatusCode::NOT_FOUND,
-        )),
+        Ok(None) => Err(gone(c)),
         Err(e) => Err(trouble(c, "Agent", e)),
     }
+}
+
+/// A form posted on an agent's page with the agent it is for, or the page that says that agent is not there.
+type Posted = Result<(Fields, Agent), HttpResponse>;
+
+/// Reads a form posted on the page of agent `id`: refused unless it carries the session's CSRF token, then
+/// its fields and the agent.
+async fn posted(app: &App, c: &Console, id: &str, body: &[u8]) -> Result<Posted, NotSignedIn> {
+    let fields = Fields::read(body);
+    c.check_csrf(&fields.one("csrf"))?;
+    Ok(load(app, c, id).await.map(|agent| (fields, agent)))
 }
 
 /// The agent's page: `form` and `errors` are the settings form's, `invitation` the invitation form's.
@@ -528,10 +538,25 @@ async fn edit_page(
     )
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct SavedQuery {
-    #[serde(default)]
-    saved: String,
+/// The agent's page with the invitation form as sent (and its preview or its problems).
+async fn invitation_page(
+    app: &App,
+    c: &Console,
+    agent: &Agent,
+    invitation: InvitationForm,
+    status: StatusCode,
+) -> HttpResponse {
+    edit_page(
+        app,
+        c,
+        agent,
+        None,
+        Errors::new(),
+        Some(invitation),
+        None,
+        status,
+    )
+    .await
 }
 
 #[get("/admin/agents/{id}")]
@@ -570,11 +595,9 @@ pub async fn save(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, NotSignedIn> {
-    let fields = Fields::read(&body);
-    c.check_csrf(&fields.one("csrf"))?;
-    let agent = match load(&app, &c, &id).await {
-        Ok(a) => a,
-        Err(r) => return Ok(r),
+    let (fields, agent) = match posted(&app, &c, &id, &body).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
     let form = AgentForm::read(&fields);
     let mut errors = Errors::new();
@@ -601,14 +624,7 @@ pub async fn save(
                     )))
                 }
                 Err(UpdateAgentError::Invalid(e)) => add_all(&mut errors, e),
-                Err(UpdateAgentError::NotFound) => {
-                    return Ok(message(
-                        &c,
-                        "Agent",
-                        "No such agent (it may have been deleted).",
-                        StatusCode::NOT_FOUND,
-                    ))
-                }
+                Err(UpdateAgentError::NotFound) => return Ok(gone(&c)),
                 Err(UpdateAgentError::Store(e)) => return Ok(trouble(&c, "Agent", e)),
             }
         }
@@ -645,20 +661,14 @@ pub async fn new_link(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, NotSignedIn> {
-    c.check_csrf(&Fields::read(&body).one("csrf"))?;
-    let agent = match load(&app, &c, &id).await {
-        Ok(a) => a,
-        Err(r) => return Ok(r),
+    let (_, agent) = match posted(&app, &c, &id, &body).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
     Ok(
         match crate::usecase::connect::issue_link(&app, agent.id).await {
             Ok(Some((url, expires))) => link_page(&app, &c, &agent, &url, expires, false),
-            Ok(None) => message(
-                &c,
-                "Agent",
-                "No such agent (it may have been deleted).",
-                StatusCode::NOT_FOUND,
-            ),
+            Ok(None) => gone(&c),
             Err(e) => trouble(&c, "Agent", e),
         },
     )
@@ -671,11 +681,9 @@ pub async fn save_invitation(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, NotSignedIn> {
-    let fields = Fields::read(&body);
-    c.check_csrf(&fields.one("csrf"))?;
-    let agent = match load(&app, &c, &id).await {
-        Ok(a) => a,
-        Err(r) => return Ok(r),
+    let (fields, agent) = match posted(&app, &c, &id, &body).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
     let (subject, text) = (fields.text("subject"), fields.text("body"));
     // Both empty: the standard invitation (as on the agent's own page).
@@ -687,24 +695,16 @@ pub async fn save_invitation(
             Err(UpdateInvitationError::Invalid(e)) => {
                 let mut invitation = InvitationForm::preview(&app, subject, text);
                 add_all(&mut invitation.errors, e);
-                edit_page(
+                invitation_page(
                     &app,
                     &c,
                     &agent,
-                    None,
-                    Errors::new(),
-                    Some(invitation),
-                    None,
+                    invitation,
                     StatusCode::UNPROCESSABLE_ENTITY,
                 )
                 .await
             }
-            Err(UpdateInvitationError::NotFound) => message(
-                &c,
-                "Agent",
-                "No such agent (it may have been deleted).",
-                StatusCode::NOT_FOUND,
-            ),
+            Err(UpdateInvitationError::NotFound) => gone(&c),
             Err(UpdateInvitationError::Store(e)) => trouble(&c, "Agent", e),
         },
     )
@@ -721,11 +721,9 @@ pub async fn preview(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, NotSignedIn> {
-    let fields = Fields::read(&body);
-    c.check_csrf(&fields.one("csrf"))?;
-    let agent = match load(&app, &c, &id).await {
-        Ok(a) => a,
-        Err(r) => return Ok(r),
+    let (fields, agent) = match posted(&app, &c, &id, &body).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
     let invitation = InvitationForm::preview(&app, fields.text("subject"), fields.text("body"));
     let wants_json = req
@@ -747,15 +745,5 @@ pub async fn preview(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok(edit_page(
-        &app,
-        &c,
-        &agent,
-        None,
-        Errors::new(),
-        Some(invitation),
-        None,
-        status,
-    )
-    .await)
+    Ok(invitation_page(&app, &c, &agent, invitation, status).await)
 }

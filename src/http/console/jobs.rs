@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::session::NotSignedIn;
-use super::{local_time, message, page, see_other, Console};
+use super::{failed, local_time, message, page, see_other, trouble, Console, CsrfForm};
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::admin::jobs::retry;
@@ -50,15 +50,7 @@ async fn list_page(
 ) -> HttpResponse {
     let jobs = match app.store.list_jobs(Some("dead"), PAGE_SIZE).await {
         Ok(jobs) => jobs,
-        Err(e) => {
-            tracing::error!(error = %e, "failed jobs page");
-            return message(
-                c,
-                "Failed jobs",
-                "Something went wrong. Try again.",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            );
-        }
+        Err(e) => return trouble(c, "Failed jobs", "failed jobs page", e),
     };
     let mut rows = Vec::new();
     for j in jobs {
@@ -110,11 +102,6 @@ pub async fn list(app: web::Data<App>, c: Console, q: web::Query<ListQuery>) -> 
     list_page(&app, &c, notice, None, StatusCode::OK).await
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// Puts a dead job back in the queue, due now.
 #[post("/admin/jobs/{id}/retry")]
 pub async fn retry_job(
@@ -148,14 +135,12 @@ pub async fn retry_job(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = %e, "retrying a job from the console");
-            message(
-                &c,
-                "Failed jobs",
-                "Something went wrong; the job was not retried. Try again.",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )
-        }
+        Err(e) => failed(
+            &c,
+            "Failed jobs",
+            "Something went wrong; the job was not retried. Try again.",
+            "retrying a job from the console",
+            e,
+        ),
     })
 }

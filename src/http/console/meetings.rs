@@ -9,7 +9,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{local_time, message, page, see_other, Console};
+use super::{local_time, message, page, see_other, trouble, Console};
 use crate::app::App;
 use crate::domain::EmailAddress;
 use crate::error::AppError;
@@ -136,27 +136,11 @@ pub async fn list(app: web::Data<App>, c: Console, f: web::Query<Filters>) -> Ht
         }
         Ok(q) => match filter_of(&app, &q, PAGE_SIZE).await {
             Err(AppError::Validation(fields)) => problems.extend(fields),
-            Err(e) => {
-                tracing::error!(error = %e, "meetings page");
-                return message(
-                    &c,
-                    "Meetings",
-                    "Something went wrong. Try again.",
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                );
-            }
+            Err(e) => return trouble(&c, "Meetings", "meetings page", e),
             Ok(filter) => {
                 let found = match app.store.list_meetings(&filter).await {
                     Ok(found) => found,
-                    Err(e) => {
-                        tracing::error!(error = %e, "meetings page");
-                        return message(
-                            &c,
-                            "Meetings",
-                            "Something went wrong. Try again.",
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                        );
-                    }
+                    Err(e) => return trouble(&c, "Meetings", "meetings page", e),
                 };
                 let by_id = agents_of(&app, &found.meetings).await.unwrap_or_default();
                 let now = app.now();

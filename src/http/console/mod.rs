@@ -17,6 +17,7 @@ mod session;
 mod teams;
 mod webhooks;
 
+use std::fmt::Display;
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
@@ -24,6 +25,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use minijinja::Environment;
+use serde::Deserialize;
 
 pub use session::Console;
 
@@ -172,6 +174,31 @@ pub fn message(c: &Console, title: &str, text: &str, status: StatusCode) -> Http
         minijinja::context! { console => c.view(), title, text },
         status,
     )
+}
+
+/// A failure the admin cannot fix: logged (`what` was being done, and the error) and answered with a 500
+/// page that says `text`.
+pub fn failed(c: &Console, title: &str, text: &str, what: &str, e: impl Display) -> HttpResponse {
+    tracing::error!(error = %e, "{what}");
+    message(c, title, text, StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// `failed` with the usual words: "Something went wrong. Try again."
+pub fn trouble(c: &Console, title: &str, what: &str, e: impl Display) -> HttpResponse {
+    failed(c, title, "Something went wrong. Try again.", what, e)
+}
+
+/// A form that carries nothing but the session's CSRF token (a button).
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `?saved=…` on a page a form returns to: what that form saved, to say so.
+#[derive(Debug, Deserialize)]
+pub struct SavedQuery {
+    #[serde(default)]
+    saved: String,
 }
 
 /// Every console route. `/admin` itself shows the meetings.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::session::NotSignedIn;
-use super::{local_time, message, page, see_other, Console};
+use super::{local_time, message, page, see_other, trouble, Console};
 use crate::app::App;
 use crate::domain::fairness::{self, reason_label, reason_name, Fairness};
 use crate::domain::model::{Agent, CalendarKind, Team};
@@ -241,13 +241,7 @@ fn notice(q: &RoutingQuery, rows: &[Row]) -> Option<String> {
 }
 
 fn oops(c: &Console, e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "routing page");
-    message(
-        c,
-        "Routing",
-        "Something went wrong. Try again.",
-        StatusCode::INTERNAL_SERVER_ERROR,
-    )
+    trouble(c, "Routing", "routing page", e)
 }
 
 /// The routing page of one team (the first team by default).

@@ -15,7 +15,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::{page, see_other};
+use super::{page, see_other, CsrfForm};
 use crate::app::App;
 use crate::domain::IanaZone;
 use crate::http::auth::{hash_token, role_of_token, Role, TokenBook};
@@ -235,11 +235,6 @@ pub async fn sign_in(
     let mut r = see_other(&next);
     let _ = r.add_cookie(&cookie);
     r
-}
-
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 #[post("/admin/sign-out")]

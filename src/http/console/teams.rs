@@ -11,7 +11,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::session::NotSignedIn;
-use super::{message, page, see_other, Console};
+use super::{message, page, see_other, Console, SavedQuery};
 use crate::app::App;
 use crate::domain::model::Team;
 use crate::domain::settings::{FieldErrors, NewTeam, TeamSettings, TeamSettingsInput};
@@ -132,13 +132,7 @@ struct Row {
 }
 
 fn trouble(c: &Console, title: &str, e: impl std::fmt::Display) -> HttpResponse {
-    tracing::error!(error = %e, "console teams page");
-    message(
-        c,
-        title,
-        "Something went wrong. Try again.",
-        StatusCode::INTERNAL_SERVER_ERROR,
-    )
+    super::trouble(c, title, "console teams page", e)
 }
 
 /// The list, and the form for a new team (`form`, with `errors` from a refused one).
@@ -272,12 +266,6 @@ async fn load(app: &App, c: &Console, slug: &str) -> Result<Team, HttpResponse> 
         Ok(None) => Err(message(c, "Team", "No such team.", StatusCode::NOT_FOUND)),
         Err(e) => Err(trouble(c, "Team", e)),
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SavedQuery {
-    #[serde(default)]
-    saved: String,
 }
 
 #[get("/admin/teams/{slug}")]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::session::NotSignedIn;
-use super::{local_time, message, page, see_other, Console};
+use super::{failed, local_time, message, page, see_other, trouble, Console, CsrfForm};
 use crate::app::App;
 use crate::error::AppError;
 use crate::http::admin::webhooks::{add_endpoint, delivery_view, EndpointInput, EVENT_TYPES};
@@ -143,15 +143,7 @@ async fn list_page(
 ) -> HttpResponse {
     let all = match app.store.list_endpoints().await {
         Ok(all) => all,
-        Err(e) => {
-            tracing::error!(error = %e, "webhooks page");
-            return message(
-                c,
-                "Webhooks",
-                "Something went wrong. Try again.",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            );
-        }
+        Err(e) => return trouble(c, "Webhooks", "webhooks page", e),
     };
     let mut endpoints = Vec::new();
     for e in all {
@@ -246,15 +238,13 @@ pub async fn add(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = %e, "adding a webhook from the console");
-            message(
-                &c,
-                "Webhooks",
-                "Something went wrong; the webhook was not added. Try again.",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )
-        }
+        Err(e) => failed(
+            &c,
+            "Webhooks",
+            "Something went wrong; the webhook was not added. Try again.",
+            "adding a webhook from the console",
+            e,
+        ),
     })
 }
 
@@ -274,15 +264,7 @@ async fn find(app: &App, c: &Console, id: &str) -> Result<EndpointRow, HttpRespo
     match app.store.endpoint(id).await {
         Ok(Some(e)) => Ok(e),
         Ok(None) => Err(gone()),
-        Err(e) => {
-            tracing::error!(error = %e, "webhook for the console");
-            Err(message(
-                c,
-                "Webhook",
-                "Something went wrong. Try again.",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            ))
-        }
+        Err(e) => Err(trouble(c, "Webhook", "webhook for the console", e)),
     }
 }
 
@@ -321,11 +303,6 @@ pub async fn confirm_remove(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// Removes an endpoint (as `DELETE /admin/api/webhooks/{id}` does).
 #[post("/admin/webhooks/{id}/remove")]
 pub async fn remove(
@@ -342,14 +319,12 @@ pub async fn remove(
     Ok(match app.store.delete_endpoint(e.id, app.now()).await {
         // Removed now, or a moment ago in another tab: either way it is gone.
         Ok(_) => see_other("/admin/webhooks?removed=1"),
-        Err(err) => {
-            tracing::error!(error = %err, "removing a webhook from the console");
-            message(
-                &c,
-                "Webhooks",
-                "Something went wrong; the webhook was not removed. Try again.",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            )
-        }
+        Err(err) => failed(
+            &c,
+            "Webhooks",
+            "Something went wrong; the webhook was not removed. Try again.",
+            "removing a webhook from the console",
+            err,
+        ),
     })
 }

@@ -1,37 +1,11 @@
 //! Agents in the console: adding one and opening its connect link, editing its settings (a bad field is
 //! shown beside itself and nothing is saved), a new connect link, and the invitation's live preview.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
-use crate::support::webdriver::{chrome, Chrome};
+use crate::support::console::{assert_to_sign_in, ConsoleHttp};
+use crate::support::webdriver::chrome;
 use crate::support::*;
-
-/// The value of the input matching `css`.
-async fn value(b: &Chrome, css: &str) -> String {
-    b.find(css)
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default()
-}
-
-/// Polls the text of the element matching `css` until `ok` holds (10 s at most); returns it.
-async fn wait_for_element_text(b: &Chrome, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = b.find(css).await.text().await.unwrap_or_default();
-        if ok(&text) {
-            return text;
-        }
-        if Instant::now() > deadline {
-            panic!("`{css}` never got there; it says: {text:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn agent_json(app: &TestApp, id: &str) -> Value {
     app.get_json(&format!("/admin/api/agents/{id}"), ADMIN)
@@ -43,10 +17,7 @@ async fn agent_and_team_pages_need_a_session_and_forms_their_csrf_token() {
     let app = spawn_app().await;
     let ann = app.create_agent("Ann Smith", "Europe/Amsterdam", &[]).await;
     let id = ann["id"].as_str().unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let signed_out = ConsoleHttp::signed_out(&app);
     for path in [
         "/admin/agents".to_owned(),
         "/admin/agents/new".to_owned(),
@@ -54,26 +25,9 @@ async fn agent_and_team_pages_need_a_session_and_forms_their_csrf_token() {
         "/admin/teams".to_owned(),
         "/admin/teams/sales".to_owned(),
     ] {
-        let r = client.get(app.url(&path)).send().await.unwrap();
-        assert_eq!(r.status(), 303, "{path}");
-        assert!(r.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/admin/sign-in?next="));
+        assert_to_sign_in(&signed_out.get(&path).await, &path);
     }
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[("token", ADMIN), ("zone", "UTC")])
-        .send()
-        .await
-        .unwrap();
-    let session = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let console = ConsoleHttp::sign_in(&app).await;
     // A form without the session's CSRF token changes nothing.
     for (path, form) in [
         (
@@ -94,13 +48,7 @@ async fn agent_and_team_pages_need_a_session_and_forms_their_csrf_token() {
             vec![("csrf", "forged"), ("slug", "evil"), ("name", "Evil")],
         ),
     ] {
-        let r = client
-            .post(app.url(&path))
-            .header("cookie", &session)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let r = console.post_form(&path, &form).await;
         assert_eq!(r.status(), 403, "{path}");
     }
     assert_eq!(agent_json(&app, id).await["name"], "Ann Smith");
@@ -126,8 +74,8 @@ async fn an_admin_adds_an_agent_and_its_connect_link_opens_the_agents_page() {
     b.click("a[href='/admin/agents/new']").await;
     b.wait_for_text("Add an agent").await;
     // Weekdays 09:00-17:00 are filled in; the zone is the admin's.
-    assert_eq!(value(&b, "#hours_mon").await, "09:00-17:00");
-    assert_eq!(value(&b, "#hours_sat").await, "");
+    assert_eq!(b.value("#hours_mon").await, "09:00-17:00");
+    assert_eq!(b.value("#hours_sat").await, "");
     b.fill("#name", "Ann Smith").await;
     b.fill("#email", "ann@agents.test").await;
     b.fill("#timezone", "Europe/Amsterdam").await;
@@ -136,7 +84,7 @@ async fn an_admin_adds_an_agent_and_its_connect_link_opens_the_agents_page() {
     b.click("form[action='/admin/agents'] button[type=submit]")
         .await;
     b.wait_for_text("Ann Smith was added").await;
-    let link = value(&b, "#connect-url").await;
+    let link = b.value("#connect-url").await;
     assert!(
         link.starts_with(&format!("{}/connect/", app.address)),
         "{link}"
@@ -148,7 +96,8 @@ async fn an_admin_adds_an_agent_and_its_connect_link_opens_the_agents_page() {
     );
     // Copy puts the link on the clipboard, or (where the browser refuses) selects it for Ctrl+C.
     b.click("#copy").await;
-    wait_for_element_text(&b, "#copy-status", |t| !t.is_empty()).await;
+    b.wait_for_element_text("#copy-status", |t| !t.is_empty())
+        .await;
     b.screenshot("console-agent-link").await;
 
     // Stored as typed, in the team ticked.
@@ -195,7 +144,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
     b.sign_in().await;
     b.open(&format!("/admin/agents/{id}")).await;
     b.wait_for_text("Weekly hours").await;
-    assert_eq!(value(&b, "#hours_mon").await, "09:00-17:00");
+    assert_eq!(b.value("#hours_mon").await, "09:00-17:00");
     b.fill("#timezone", "America/New_York").await;
     b.fill("#hours_mon", "09:00-12:00, 13:00-17:00").await;
     b.fill("#hours_tue", "9am").await;
@@ -218,9 +167,9 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
     );
     // Only that field is at fault; what was typed is still there.
     assert_eq!(b.find("#timezone-error").await.text().await.unwrap(), "");
-    assert_eq!(value(&b, "#timezone").await, "America/New_York");
-    assert_eq!(value(&b, "#hours_tue").await, "9am");
-    assert_eq!(value(&b, "#daily_limit").await, "4");
+    assert_eq!(b.value("#timezone").await, "America/New_York");
+    assert_eq!(b.value("#hours_tue").await, "9am");
+    assert_eq!(b.value("#daily_limit").await, "4");
     assert_eq!(agent_json(&app, &id).await, before, "nothing saved");
     b.screenshot("console-agent-error").await;
 
@@ -259,7 +208,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
     assert_eq!(after["name"], "Ann Smith");
     // The page shows what was saved.
     assert_eq!(
-        value(&b, "#days_off").await,
+        b.value("#days_off").await,
         "2026-12-24: off\n2026-12-31: 09:00-12:00"
     );
     b.screenshot("console-agent-saved").await;
@@ -274,7 +223,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
     b.client.set_window_size(1280, 900).await.unwrap();
     b.click("#new-link").await;
     b.wait_for_text("New connect link for Ann Smith").await;
-    let link = value(&b, "#connect-url").await;
+    let link = b.value("#connect-url").await;
     assert!(link.contains("/connect/"), "{link}");
     b.close().await;
 }
@@ -298,8 +247,9 @@ async fn the_invitation_preview_follows_the_text_as_it_is_typed() {
     )
     .await;
     b.fill("#subject", "Meeting with {{ visitor_name }}").await;
-    wait_for_element_text(&b, "#preview-subject", |t| t == "Meeting with Vera Visitor").await;
-    wait_for_element_text(&b, "#preview-text", |t| {
+    b.wait_for_element_text("#preview-subject", |t| t == "Meeting with Vera Visitor")
+        .await;
+    b.wait_for_element_text("#preview-text", |t| {
         t.contains("Hello Vera Visitor, talk soon.")
     })
     .await;
@@ -308,20 +258,21 @@ async fn the_invitation_preview_follows_the_text_as_it_is_typed() {
 
     // A variable that does not exist is named beside the subject as it is typed.
     b.fill("#subject", "Meeting with {{ visiter_name }}").await;
-    let why = wait_for_element_text(&b, "#subject-error", |t| !t.is_empty()).await;
+    let why = b
+        .wait_for_element_text("#subject-error", |t| !t.is_empty())
+        .await;
     assert!(why.contains("visiter_name"), "{why}");
     b.fill("#subject", "Meeting with {{ visitor_name }}").await;
-    wait_for_element_text(&b, "#subject-error", str::is_empty).await;
+    b.wait_for_element_text("#subject-error", str::is_empty)
+        .await;
 
     // Without the script, the Preview button does the same on the server.
     b.click("#preview-button").await;
     b.wait_for_text("Preview").await;
-    wait_for_element_text(&b, "#preview-subject", |t| t == "Meeting with Vera Visitor").await;
+    b.wait_for_element_text("#preview-subject", |t| t == "Meeting with Vera Visitor")
+        .await;
     assert!(b.url().await.ends_with("/invitation/preview"));
-    assert_eq!(
-        value(&b, "#subject").await,
-        "Meeting with {{ visitor_name }}"
-    );
+    assert_eq!(b.value("#subject").await, "Meeting with {{ visitor_name }}");
     let invitation = app
         .get_json(&format!("/admin/api/agents/{id}/invitation"), ADMIN)
         .await;

@@ -4,6 +4,7 @@ use chrono::Duration;
 use serde_json::{json, Value};
 
 use crate::support::calendar::Failure;
+use crate::support::console::{assert_to_sign_in, ConsoleHttp};
 use crate::support::webdriver::chrome;
 use crate::support::*;
 
@@ -47,13 +48,7 @@ async fn a_dead_job_is_listed_with_its_error_and_retry_puts_it_back_in_the_queue
     assert!(row.contains("400"), "{row}");
     assert!(row.contains("Mon 23 Nov 2026"), "{row}");
     b.screenshot("console-jobs").await;
-    b.client.set_window_size(390, 844).await.unwrap();
-    b.client
-        .execute("document.querySelector('table').scrollIntoView()", vec![])
-        .await
-        .unwrap();
-    b.screenshot("console-jobs-phone").await;
-    b.client.set_window_size(1280, 900).await.unwrap();
+    b.screenshot_phone("console-jobs-phone", "table").await;
 
     b.click("button[aria-label='Retry the calendar event job for v@example.com']")
         .await;
@@ -83,68 +78,33 @@ async fn retrying_needs_the_csrf_token_and_a_job_that_is_still_dead() {
     let app = spawn_app().await;
     with_a_dead_job(&app).await;
     let job_id = app.jobs("dead").await[0]["id"].as_str().unwrap().to_owned();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let retry = format!("/admin/jobs/{job_id}/retry");
-    let r = client
-        .post(app.url(&retry))
-        .form(&[("csrf", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "no session: to the sign-in page");
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[("token", ADMIN), ("zone", "UTC")])
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    let page = client
-        .get(app.url("/admin/jobs"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    let post = |csrf: String| {
-        client
-            .post(app.url(&retry))
-            .header("cookie", &cookie)
-            .form(&[("csrf", csrf)])
-            .send()
-    };
-    assert_eq!(post("forged".into()).await.unwrap().status(), 403);
+    let r = ConsoleHttp::signed_out(&app)
+        .post_form(&retry, &[("csrf", "x")])
+        .await;
+    assert_to_sign_in(&r, "no session");
+    let console = ConsoleHttp::sign_in(&app).await;
+    let csrf = console.csrf.as_str();
+    let r = console.post_form(&retry, &[("csrf", "forged")]).await;
+    assert_eq!(r.status(), 403);
     assert_eq!(
         app.jobs("dead").await.len(),
         1,
         "a forged form changes nothing"
     );
-    let r = post(csrf.clone()).await.unwrap();
+    let r = console.post_form(&retry, &[("csrf", csrf)]).await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/admin/jobs?retried=1");
     assert!(app.jobs("dead").await.is_empty());
     // Again (another tab): nothing to do, and the page says so.
-    let r = post(csrf.clone()).await.unwrap();
+    let r = console.post_form(&retry, &[("csrf", csrf)]).await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("no longer failed"));
-    let r = client
-        .post(app.url("/admin/jobs/0190f0b4-0000-7000-8000-000000000000/retry"))
-        .header("cookie", &cookie)
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = console
+        .post_form(
+            "/admin/jobs/0190f0b4-0000-7000-8000-000000000000/retry",
+            &[("csrf", csrf)],
+        )
+        .await;
     assert_eq!(r.status(), 404);
 }

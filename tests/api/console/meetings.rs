@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::support::console::{assert_to_sign_in, session_cookie, ConsoleHttp};
 use crate::support::webdriver::chrome;
 use crate::support::*;
 
@@ -22,81 +23,57 @@ async fn with_meetings(app: &TestApp) {
 #[tokio::test]
 async fn pages_and_forms_refuse_without_a_session() {
     let app = spawn_app().await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let signed_out = ConsoleHttp::signed_out(&app);
     for path in [
         "/admin",
         "/admin/meetings",
         "/admin/meetings.csv",
         "/admin/people?email=a@b.co",
     ] {
-        let r = client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), 303, "{path}");
-        assert!(r.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/admin/sign-in?next="));
+        assert_to_sign_in(&signed_out.get(path).await, path);
     }
-    let r = client
-        .post(app.url("/admin/sign-out"))
-        .form(&[("csrf", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    let r = signed_out
+        .post_form("/admin/sign-out", &[("csrf", "x")])
+        .await;
+    assert_to_sign_in(&r, "signing out");
     // A wrong token shows the sign-in page again, with no cookie.
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[("token", CHAT), ("zone", "UTC")])
-        .send()
-        .await
-        .unwrap();
+    let r = signed_out
+        .post_form("/admin/sign-in", &[("token", CHAT), ("zone", "UTC")])
+        .await;
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("set-cookie").is_none());
     // The right one: an HttpOnly, SameSite=Lax session cookie, and back to where the admin was going.
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[
-            ("token", ADMIN),
-            ("zone", "UTC"),
-            ("next", "/admin/people?email=a@b.co"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = signed_out
+        .post_form(
+            "/admin/sign-in",
+            &[
+                ("token", ADMIN),
+                ("zone", "UTC"),
+                ("next", "/admin/people?email=a@b.co"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/admin/people?email=a@b.co");
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    let session = cookie.split(';').next().unwrap().to_owned();
+    let console = ConsoleHttp::with_cookie(&app, session_cookie(&r));
     // A form without the session's CSRF token is refused and changes nothing.
-    let r = client
-        .post(app.url("/admin/sign-out"))
-        .header("cookie", &session)
-        .form(&[("csrf", "forged")])
-        .send()
-        .await
-        .unwrap();
+    let r = console
+        .post_form("/admin/sign-out", &[("csrf", "forged")])
+        .await;
     assert_eq!(r.status(), 403);
-    let r = client
-        .get(app.url("/admin/meetings"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(console.get("/admin/meetings").await.status(), 200);
     // Never to another site after signing in.
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[("token", ADMIN), ("next", "https://evil.example/")])
-        .send()
-        .await
-        .unwrap();
+    let r = signed_out
+        .post_form(
+            "/admin/sign-in",
+            &[("token", ADMIN), ("next", "https://evil.example/")],
+        )
+        .await;
     assert_eq!(r.headers()["location"], "/admin/meetings");
 }
 

@@ -5,6 +5,7 @@ use chrono::Duration;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
+use crate::support::console::{assert_to_sign_in, ConsoleHttp};
 use crate::support::google::FakeGoogle;
 use crate::support::webdriver::{chrome, Chrome};
 use crate::support::*;
@@ -81,36 +82,17 @@ async fn routing_forms_refuse_without_a_session_or_the_csrf_token() {
     let app = spawn_app().await;
     let agents = sales_team(&app).await;
     let cat = agents[2]["id"].as_str().unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .get(app.url("/admin/routing?team=sales"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let r = client
-        .post(app.url("/admin/routing/sales/pause"))
-        .form(&[("csrf", "x"), ("agent", cat), ("paused", "true")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "to the sign-in page");
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[("token", ADMIN), ("zone", "UTC")])
-        .send()
-        .await
-        .unwrap();
-    let session = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let signed_out = ConsoleHttp::signed_out(&app);
+    let r = signed_out.get("/admin/routing?team=sales").await;
+    assert_to_sign_in(&r, "the routing page");
+    let r = signed_out
+        .post_form(
+            "/admin/routing/sales/pause",
+            &[("csrf", "x"), ("agent", cat), ("paused", "true")],
+        )
+        .await;
+    assert_to_sign_in(&r, "the pause form");
+    let console = ConsoleHttp::sign_in(&app).await;
     for (path, form) in [
         (
             "/admin/routing/sales/pause",
@@ -121,13 +103,7 @@ async fn routing_forms_refuse_without_a_session_or_the_csrf_token() {
             vec![("csrf", "forged"), ("agent", cat), ("direction", "up")],
         ),
     ] {
-        let r = client
-            .post(app.url(path))
-            .header("cookie", &session)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let r = console.post_form(path, &form).await;
         assert_eq!(r.status(), 403, "{path}");
     }
     // Nothing changed.
@@ -143,12 +119,7 @@ async fn routing_forms_refuse_without_a_session_or_the_csrf_token() {
         ]
     );
     // An unknown team is a 404 page, not a 500.
-    let r = client
-        .get(app.url("/admin/routing?team=nope"))
-        .header("cookie", &session)
-        .send()
-        .await
-        .unwrap();
+    let r = console.get("/admin/routing?team=nope").await;
     assert_eq!(r.status(), 404);
 }
 

@@ -14,13 +14,7 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
     b.open("/admin/teams").await;
     b.wait_for_text("No teams yet").await;
     // A new team's defaults are filled in.
-    let meeting = b
-        .find("#meeting_minutes")
-        .await
-        .prop("value")
-        .await
-        .unwrap();
-    assert_eq!(meeting.as_deref(), Some("30"));
+    assert_eq!(b.value("#meeting_minutes").await, "30");
 
     b.fill("#slug", "Customer Success").await;
     b.fill("#name", "Customer success").await;
@@ -56,13 +50,11 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
         b.find("#meeting_minutes-error").await.text().await.unwrap(),
         ""
     );
-    let meeting = b
-        .find("#meeting_minutes")
-        .await
-        .prop("value")
-        .await
-        .unwrap();
-    assert_eq!(meeting.as_deref(), Some("45"), "what was typed stays");
+    assert_eq!(
+        b.value("#meeting_minutes").await,
+        "45",
+        "what was typed stays"
+    );
     assert_eq!(
         app.get_json("/admin/api/teams/success", ADMIN).await,
         team,

@@ -1,8 +1,10 @@
 //! Webhook endpoints in the console: adding one (the secret shown once), a refused URL explained beside its
 //! field, removing one after a confirm step, and each endpoint's recent deliveries.
 
+use reqwest::Response;
 use serde_json::{json, Value};
 
+use crate::support::console::{assert_to_sign_in, ConsoleHttp};
 use crate::support::receiver::Receiver;
 use crate::support::webdriver::chrome;
 use crate::support::*;
@@ -13,33 +15,19 @@ async fn endpoints(app: &TestApp) -> Vec<Value> {
     r.json::<Value>().await.unwrap().as_array().unwrap().clone()
 }
 
-/// A console session without a browser: (cookie header, the session's CSRF token).
-async fn session(app: &TestApp, client: &reqwest::Client) -> (String, String) {
-    let r = client
-        .post(app.url("/admin/sign-in"))
-        .form(&[("token", ADMIN), ("zone", "UTC")])
-        .send()
+/// The add form sent for `url` with two event types, carrying `csrf`.
+async fn add(console: &ConsoleHttp, url: &str, csrf: &str) -> Response {
+    console
+        .post_form(
+            "/admin/webhooks",
+            &[
+                ("csrf", csrf),
+                ("url", url),
+                ("events", "meeting.scheduled"),
+                ("events", "meeting.cancelled"),
+            ],
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let cookie = r.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    let page = client
-        .get(app.url("/admin/webhooks"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the page's forms carry the CSRF token")
-        .to_owned();
-    (cookie, csrf)
 }
 
 #[tokio::test]
@@ -77,13 +65,7 @@ async fn an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it() {
     b.click("#add button[type=submit]").await;
     b.wait_for_text("Copy it now, it will not be shown again")
         .await;
-    let secret = b
-        .find("#secret")
-        .await
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap();
+    let secret = b.value("#secret").await;
     assert!(secret.starts_with("whsec_"), "{secret}");
     let stored = endpoints(&app).await;
     assert_eq!(stored.len(), 1);
@@ -95,14 +77,7 @@ async fn an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it() {
     let id = stored[0]["id"].as_str().unwrap().to_owned();
     // The Copy button answers (copied, or how to copy by hand where the clipboard is not allowed).
     b.click("#copy").await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while b.find("#copied").await.text().await.unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the Copy button said nothing"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    b.wait_for_element_text("#copied", |t| !t.is_empty()).await;
     b.screenshot("console-webhook-secret").await;
 
     // Reloading shows the endpoint's page (no secret) and adds nothing again.
@@ -151,29 +126,10 @@ async fn the_consoles_forms_apply_the_apis_url_rules_and_need_the_csrf_token() {
         ..Default::default()
     })
     .await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let (cookie, csrf) = session(&app, &client).await;
-    let add = |url: &'static str, csrf: String| {
-        client
-            .post(app.url("/admin/webhooks"))
-            .header("cookie", &cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                serde_urlencoded::to_string([
-                    ("csrf", csrf.as_str()),
-                    ("url", url),
-                    ("events", "meeting.scheduled"),
-                    ("events", "meeting.cancelled"),
-                ])
-                .unwrap(),
-            )
-            .send()
-    };
+    let console = ConsoleHttp::sign_in(&app).await;
+    let csrf = console.csrf.as_str();
     for url in ["http://127.0.0.1:9/hook", "http://10.0.0.5/hook"] {
-        let r = add(url, csrf.clone()).await.unwrap();
+        let r = add(&console, url, csrf).await;
         assert_eq!(r.status(), 422, "{url}");
         let page = r.text().await.unwrap();
         assert!(
@@ -191,43 +147,34 @@ async fn the_consoles_forms_apply_the_apis_url_rules_and_need_the_csrf_token() {
         .await;
     assert_eq!(r.status(), 422);
     // No event type: refused beside the events.
-    let r = client
-        .post(app.url("/admin/webhooks"))
-        .header("cookie", &cookie)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("url", "https://hooks.example.com/x"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = console
+        .post_form(
+            "/admin/webhooks",
+            &[("csrf", csrf), ("url", "https://hooks.example.com/x")],
+        )
+        .await;
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("wh-events-error"));
     // A form without the session's token changes nothing.
-    let r = add("https://hooks.example.com/x", "forged".into())
-        .await
-        .unwrap();
+    let r = add(&console, "https://hooks.example.com/x", "forged").await;
     assert_eq!(r.status(), 403);
     assert!(endpoints(&app).await.is_empty());
-    let r = add("https://hooks.example.com/x", csrf.clone())
-        .await
-        .unwrap();
+    let r = add(&console, "https://hooks.example.com/x", csrf).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("whsec_"));
     let id = endpoints(&app).await[0]["id"].as_str().unwrap().to_owned();
-    let r = client
-        .post(app.url(&format!("/admin/webhooks/{id}/remove")))
-        .header("cookie", &cookie)
-        .form(&[("csrf", "forged")])
-        .send()
-        .await
-        .unwrap();
+    let r = console
+        .post_form(
+            &format!("/admin/webhooks/{id}/remove"),
+            &[("csrf", "forged")],
+        )
+        .await;
     assert_eq!(r.status(), 403);
     assert_eq!(endpoints(&app).await.len(), 1);
     // Without a session: to the sign-in page.
+    let signed_out = ConsoleHttp::signed_out(&app);
     for path in ["/admin/webhooks", &format!("/admin/webhooks/{id}")] {
-        let r = client.get(app.url(path)).send().await.unwrap();
-        assert_eq!(r.status(), 303, "{path}");
+        assert_to_sign_in(&signed_out.get(path).await, path);
     }
 }
 
@@ -279,13 +226,8 @@ async fn an_endpoints_recent_deliveries_show_how_each_went_in_the_admins_zone() 
     assert!(text.contains("Times in America/New_York"), "{text}");
     b.screenshot("console-webhook-deliveries").await;
     // Readable on a phone.
-    b.client.set_window_size(390, 844).await.unwrap();
-    b.client
-        .execute("document.querySelector('table').scrollIntoView()", vec![])
-        .await
-        .unwrap();
-    b.screenshot("console-webhook-deliveries-phone").await;
-    b.client.set_window_size(1280, 900).await.unwrap();
+    b.screenshot_phone("console-webhook-deliveries-phone", "table")
+        .await;
 
     // The endpoint's own page lists them too.
     b.click("section.endpoint a[href^='/admin/webhooks/']")
