@@ -194,6 +194,7 @@ pub async fn cancel(
     request_body = RescheduleRequest,
     responses(
         (status = 200, body = BookingView),
+        (status = 404, description = "unknown booking", content_type = "application/problem+json"),
         (status = 409, description = "slot taken (with `alternatives`) or booking cancelled", content_type = "application/problem+json"),
         (status = 422, content_type = "application/problem+json"),
     ),

@@ -4,8 +4,8 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
-pub mod console;
 pub mod connect;
+pub mod console;
 pub mod extract;
 pub mod ops;
 pub mod problem;

@@ -15,13 +15,26 @@ use crate::metrics::OutboxSnapshot;
 use crate::store::ActivityFilter;
 use crate::usecase::availability::parse_instant;
 
-#[utoipa::path(tag = "ops", responses((status = 200, description = "the process is up")))]
+/// What `/healthz` and `/readyz` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OpsStatus {
+    /// `ok` (healthz), `ready`, or why the service is not ready (`migrations pending`, `database unreachable`).
+    pub status: String,
+}
+
+#[utoipa::path(tag = "ops", responses((status = 200, description = "the process is up", body = OpsStatus)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-#[utoipa::path(tag = "ops", responses((status = 200, description = "database reachable, migrations applied"), (status = 503)))]
+#[utoipa::path(
+    tag = "ops",
+    responses(
+        (status = 200, description = "database reachable, migrations applied", body = OpsStatus),
+        (status = 503, description = "database unreachable or migrations pending", body = OpsStatus),
+    )
+)]
 #[get("/readyz")]
 pub async fn readyz(app: web::Data<App>) -> HttpResponse {
     match app.store.ready().await {

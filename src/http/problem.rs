@@ -6,7 +6,12 @@ use std::collections::BTreeMap;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{Content, ObjectBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Schema, Type};
+use utoipa::{Modify, ToSchema};
 
 use super::request_id::current_request_id;
 use super::views::SlotView;
@@ -30,6 +35,136 @@ pub fn slot_taken(alternatives: &[SlotView]) -> HttpResponse {
     HttpResponse::build(StatusCode::CONFLICT)
         .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
         .body(body.to_string())
+}
+
+// The schema of every problem response in the OpenAPI document; `AppError::body` and `slot_taken` write it
+// (the test below holds them to it).
+/// An RFC 7807 problem: how every error of the API is answered (`application/problem+json`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Problem {
+    /// Stable URI of the kind of problem, e.g. `https://rondo.dev/problems/validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The answer's `x-request-id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// 422: the messages for each field at fault, by the field's name (`visitor.email`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+    /// 409 `slot-taken`: the next free slots (never the one asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternatives: Option<Vec<SlotView>>,
+}
+
+/// Documents, on every operation of the OpenAPI document, the problems the shared extractors can answer
+/// whatever the handler declares, and gives every problem response the `Problem` schema:
+/// - a bearer-token operation: 401 (no or unknown token) and 403 (a token of another role); chat-only
+///   operations are rate limited too: 429 with `Retry-After` (`http::auth`);
+/// - a JSON request body: 400 (not a JSON object), 413 (over 64 KiB) and 422 (a field of the wrong type,
+///   an unknown field) (`http::extract::ApiJson`);
+/// - query parameters: 422 (a query that does not fit them) (`http::extract::ApiQuery`).
+pub struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                document_common_problems(op);
+            }
+        }
+    }
+}
+
+fn document_common_problems(op: &mut Operation) {
+    let schemes: Vec<String> = op
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+        .flatten()
+        .collect();
+    let responses = &mut op.responses.responses;
+    let mut add = |status: &str, description: &str, header: Option<(&str, &str)>| {
+        responses.entry(status.to_owned()).or_insert_with(|| {
+            let mut r = ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM_JSON, Content::new(None::<RefOr<Schema>>));
+            if let Some((name, text)) = header {
+                r = r.header(
+                    name,
+                    HeaderBuilder::new()
+                        .schema(ObjectBuilder::new().schema_type(Type::String))
+                        .description(Some(text))
+                        .build(),
+                );
+            }
+            r.build().into()
+        });
+    };
+    if !schemes.is_empty() {
+        add(
+            "401",
+            "missing or unknown bearer token",
+            Some(("WWW-Authenticate", "`Bearer`")),
+        );
+        // An operation open to every role (the activity feed) has no wrong role.
+        let every_role = ["chat_token", "admin_token"]
+            .iter()
+            .all(|r| schemes.iter().any(|s| s == r));
+        if !every_role {
+            add("403", "a known token of another role", None);
+        }
+    }
+    if !schemes.is_empty() && schemes.iter().all(|s| s == "chat_token") {
+        add(
+            "429",
+            "over the chat token's requests per minute",
+            Some(("Retry-After", "seconds to wait")),
+        );
+    }
+    if op.request_body.is_some() {
+        add(
+            "400",
+            "the body is malformed (JSON bodies: not a JSON object)",
+            None,
+        );
+        add(
+            "413",
+            "the body is too large (JSON bodies: over 64 KiB)",
+            None,
+        );
+        add("422", "invalid fields, named", None);
+    }
+    let has_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.parameter_in == ParameterIn::Query);
+    if has_query {
+        add("422", "invalid query parameters, named", None);
+    }
+    let problem = RefOr::Ref(Ref::from_schema_name("Problem"));
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            if let Some(content) = response.content.get_mut(PROBLEM_JSON) {
+                content.schema.get_or_insert_with(|| problem.clone());
+            }
+        }
+    }
 }
 
 impl AppError {
@@ -199,5 +334,54 @@ mod from_booking {
                 RescheduleError::Internal(e) => AppError::Internal(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every problem body the service writes is a `Problem` (unknown fields refused): the schema the
+    /// OpenAPI document gives problem responses lists every field they carry.
+    #[test]
+    fn every_problem_body_fits_the_problem_schema() {
+        let errors = [
+            AppError::Validation(vec![
+                ("visitor.email".into(), "not an address".into()),
+                ("start".into(), "off the step".into()),
+            ]),
+            AppError::Malformed("invalid JSON".into()),
+            AppError::NotFound("booking"),
+            AppError::Conflict {
+                kind: "duplicate",
+                detail: "a team with slug `sales` exists".into(),
+            },
+            AppError::MissingIdempotencyKey,
+            AppError::IdempotencyKeyReused,
+            AppError::IdempotencyKeyInFlight,
+            AppError::Unauthorized,
+            AppError::Forbidden,
+            AppError::RateLimited {
+                retry_after_secs: 7,
+            },
+            AppError::PayloadTooLarge,
+            AppError::Internal(anyhow::anyhow!("boom")),
+        ];
+        for e in errors {
+            let p: Problem = serde_json::from_value(e.body()).unwrap();
+            assert_eq!(p.status, e.status_code().as_u16());
+            assert!(p.kind.starts_with(TYPE_BASE), "{}", p.kind);
+        }
+        let taken = slot_taken(&[SlotView {
+            start: "2026-11-23T10:00:00+01:00".into(),
+            end: "2026-11-23T10:30:00+01:00".into(),
+            local: "Mon 23 Nov 10:00".into(),
+        }]);
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(taken.into_body()))
+            .unwrap();
+        let p: Problem = serde_json::from_slice(&body).unwrap();
+        assert_eq!(p.status, 409);
+        assert_eq!(p.alternatives.unwrap().len(), 1);
     }
 }

@@ -41,6 +41,84 @@ async fn health_readiness_and_openapi() {
     assert!(doc["components"]["securitySchemes"]["chat_token"].is_object());
 }
 
+/// The OpenAPI document names every status an operation can answer, with its content type and schema
+/// (what `.ci/schemathesis` holds the running service to): the bearer-token, body and query problems that
+/// the shared extractors answer whatever the handler, and problem bodies as `Problem`.
+#[tokio::test]
+async fn openapi_documents_every_status_the_service_answers() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        let responses = doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} has no responses"));
+        responses.keys().cloned().collect()
+    };
+    let has = |path: &str, method: &str, expected: &[&str]| {
+        let got = statuses(path, method);
+        for s in expected {
+            assert!(
+                got.iter().any(|g| g == s),
+                "{method} {path}: {s} not in {got:?}"
+            );
+        }
+    };
+    // Chat: a token (401), of the chat role (403), within its rate (429).
+    has(
+        "/v1/teams/{team}/availability",
+        "get",
+        &["200", "401", "403", "404", "422", "429"],
+    );
+    // A JSON body: malformed (400), too large (413), a field of the wrong type (422).
+    has(
+        "/v1/bookings",
+        "post",
+        &["201", "400", "401", "403", "409", "413", "422", "429"],
+    );
+    has(
+        "/v1/bookings/{id}/reschedule",
+        "post",
+        &["200", "400", "404", "409", "413", "422"],
+    );
+    has(
+        "/v1/bookings/{id}/cancel",
+        "post",
+        &["200", "400", "404", "413", "422"],
+    );
+    has(
+        "/admin/api/meetings/{id}",
+        "patch",
+        &["200", "400", "401", "403", "404", "413", "422"],
+    );
+    // Admin operations are not rate limited; the feed takes either token, so no token is of a wrong role.
+    assert!(!statuses("/admin/api/agents", "post").contains(&"429".to_owned()));
+    has("/v1/activities", "get", &["200", "401", "422"]);
+    assert!(!statuses("/v1/activities", "get").contains(&"403".to_owned()));
+    // Problems have the problem schema; the operational answers are JSON.
+    let problem = &doc["paths"]["/v1/bookings"]["post"]["responses"]["401"]["content"]
+        ["application/problem+json"]["schema"]["$ref"];
+    assert_eq!(problem, "#/components/schemas/Problem");
+    let rate = &doc["paths"]["/v1/bookings"]["post"]["responses"]["429"]["headers"];
+    assert!(rate["Retry-After"].is_object(), "{rate}");
+    let schema = &doc["components"]["schemas"]["Problem"];
+    assert_eq!(schema["required"], json!(["type", "title", "status"]));
+    for path in ["/healthz", "/readyz"] {
+        let ok = &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"];
+        assert!(ok["schema"].is_object(), "{path}: {ok}");
+    }
+    let not_ready =
+        &doc["paths"]["/readyz"]["get"]["responses"]["503"]["content"]["application/json"];
+    assert!(not_ready["schema"].is_object());
+}
+
 #[tokio::test]
 async fn activities_are_pulled_in_order_with_a_cursor() {
     let app = spawn_app().await;

@@ -172,8 +172,7 @@ fn csv_rows(raw: &[u8]) -> AppResult<Vec<AccountRow>> {
     tag = "admin",
     params(("team" = String, Path)),
     responses(
-        (status = 200, body = AccountsView, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"),
+        (status = 200, content((AccountsView = "application/json"), (String = "text/csv"))),
         (status = 404, content_type = "application/problem+json")
     ),
     security(("admin_token" = []))
@@ -198,8 +197,7 @@ pub async fn get_accounts(
     params(("team" = String, Path)),
     request_body(content((AccountsInput = "application/json"), (String = "text/csv"))),
     responses(
-        (status = 200, body = AccountsView, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"),
+        (status = 200, content((AccountsView = "application/json"), (String = "text/csv"))),
         (status = 400, content_type = "application/problem+json"),
         (status = 404, content_type = "application/problem+json"),
         (status = 413, content_type = "application/problem+json"),
