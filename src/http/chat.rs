@@ -172,7 +172,7 @@ pub async fn read_booking(
 #[utoipa::path(
     tag = "chat",
     params(("id" = Uuid, Path)),
-    request_body = CancelRequest,
+    request_body = Option<CancelRequest>,
     responses((status = 200, body = BookingView), (status = 404, content_type = "application/problem+json")),
     security(("chat_token" = []))
 )]

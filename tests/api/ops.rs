@@ -194,3 +194,26 @@ async fn activities_older_than_the_retention_are_purged() {
         2
     );
 }
+
+#[tokio::test]
+async fn bodies_that_may_be_left_out_are_documented_as_optional() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // OpenAPI: a request body is optional unless `required` is true.
+    let required = |path: &str| {
+        doc["paths"][path]["post"]["requestBody"]["required"]
+            .as_bool()
+            .unwrap_or(false)
+    };
+    assert!(!required("/v1/bookings/{id}/cancel"));
+    assert!(!required("/admin/api/agents/{id}/invitation/preview"));
+    assert!(required("/v1/bookings"));
+}

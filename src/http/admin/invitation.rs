@@ -127,7 +127,7 @@ pub async fn put_invitation(
 #[utoipa::path(
     tag = "admin",
     params(("id" = Uuid, Path)),
-    request_body = PreviewInput,
+    request_body = Option<PreviewInput>,
     responses((status = 200, body = Rendered), (status = 404, content_type = "application/problem+json"), (status = 422, content_type = "application/problem+json")),
     security(("admin_token" = []))
 )]
