@@ -35,6 +35,9 @@ pub enum AppError {
     /// 429: the token's request budget is spent; try again after this many seconds.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// 405: the path exists but not with this method; the methods it takes.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<&'static str> },
     /// 413: the request body is too large.
     #[error("payload too large")]
     PayloadTooLarge,

@@ -80,12 +80,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/admin/api/teams/{team}/accounts")
                 .route(web::get().to(admin::routing::get_accounts))
-                .route(web::put().to(admin::routing::put_accounts)),
+                .route(web::put().to(admin::routing::put_accounts))
+                .default_service(web::to(not_found)),
         )
         .service(
             web::resource("/admin/api/teams/{team}/rules")
                 .route(web::get().to(admin::routing::get_rules))
-                .route(web::put().to(admin::routing::put_rules)),
+                .route(web::put().to(admin::routing::put_rules))
+                .default_service(web::to(not_found)),
         )
         .service(admin::meetings::meetings_csv)
         .service(admin::meetings::list_meetings)
@@ -142,6 +144,48 @@ pub fn secret_link_headers() -> DefaultHeaders {
         .add(("content-security-policy", "frame-ancestors 'none'"))
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::NotFound("route"))
+/// What no route took: 405 with `Allow` when the API document has the path with other methods (RFC 9110
+/// 15.5.6), else 404.
+async fn not_found(
+    req: actix_web::HttpRequest,
+    doc: web::Data<utoipa::openapi::OpenApi>,
+) -> Result<actix_web::HttpResponse, AppError> {
+    let allow = allowed_methods(&doc, req.path());
+    if allow.is_empty() {
+        Err(AppError::NotFound("route"))
+    } else {
+        Err(AppError::MethodNotAllowed { allow })
+    }
+}
+
+/// The methods the document lists for the path template matching `path` (`{id}` matches one segment).
+fn allowed_methods(doc: &utoipa::openapi::OpenApi, path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let matches = |template: &str| {
+        let parts: Vec<&str> = template.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s)
+    };
+    let mut allow = Vec::new();
+    for (template, item) in doc.paths.paths.iter() {
+        if !matches(template) {
+            continue;
+        }
+        let methods = [
+            (&item.get, "GET"),
+            (&item.put, "PUT"),
+            (&item.post, "POST"),
+            (&item.delete, "DELETE"),
+            (&item.patch, "PATCH"),
+        ];
+        for (op, name) in methods {
+            if op.is_some() && !allow.contains(&name) {
+                allow.push(name);
+            }
+        }
+    }
+    allow
 }

@@ -182,6 +182,11 @@ impl AppError {
                 "The request body is not valid JSON",
             ),
             NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "This path does not take this method",
+            ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             MissingIdempotencyKey => (
                 StatusCode::BAD_REQUEST,
@@ -281,6 +286,9 @@ impl ResponseError for AppError {
         }
         if let AppError::Unauthorized = self {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let AppError::MethodNotAllowed { allow } = self {
+            resp.insert_header((header::ALLOW, allow.join(", ")));
         }
         resp.body(self.body().to_string())
     }

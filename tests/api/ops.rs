@@ -217,3 +217,34 @@ async fn bodies_that_may_be_left_out_are_documented_as_optional() {
     assert!(!required("/admin/api/agents/{id}/invitation/preview"));
     assert!(required("/v1/bookings"));
 }
+
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405_with_allow() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .delete(app.url("/v1/bookings"))
+        .bearer_auth(CHAT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "POST");
+    expect_problem(r, 405, "method-not-allowed").await;
+    let r = app
+        .client
+        .post(app.url("/admin/api/teams/sales/accounts"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["allow"], "GET, PUT");
+    expect_problem(r, 405, "method-not-allowed").await;
+    // An unknown path is still 404.
+    let r = app
+        .client
+        .get(app.url("/v1/nothing/here"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(r, 404, "not-found").await;
+}
