@@ -55,6 +55,19 @@ async fn team_ids_in(
     Ok(ids)
 }
 
+/// The team named by `slug` and its members' ids in queue order, as they are inside `tx`.
+async fn team_and_members_in(
+    app: &App,
+    tx: &mut SqliteConnection,
+    slug: &str,
+) -> StoreResult<Option<(crate::domain::model::Team, Vec<Uuid>)>> {
+    let Some(team) = app.store.team_by_slug_in(tx, slug).await? else {
+        return Ok(None);
+    };
+    let members = app.store.team_queue_in(tx, team.id).await?;
+    Ok(Some((team, members.iter().map(|a| a.id).collect())))
+}
+
 /// The problem of an email another agent has (the store's unique index says so).
 fn email_taken() -> FieldErrors {
     FieldErrors::one(Field::Email, "another agent has this email")

@@ -1,6 +1,7 @@
 //! An admin puts a team's queue in a new order. The order is checked against the members as they are in
 //! the transaction that writes it, so an agent who joins or leaves meanwhile cannot be lost or left out.
 
+use super::team_and_members_in;
 use crate::app::App;
 use crate::domain::model::{Agent, Team};
 use crate::domain::settings::{queue_order, Field, FieldErrors};
@@ -30,18 +31,9 @@ pub async fn reorder_queue(
     order: &[String],
 ) -> Result<ReorderedQueue, ReorderQueueError> {
     let mut tx = app.store.begin_write().await?;
-    let team = app
-        .store
-        .team_by_slug_in(&mut tx, slug)
+    let (team, members) = team_and_members_in(app, &mut tx, slug)
         .await?
         .ok_or(ReorderQueueError::NotFound)?;
-    let members: Vec<_> = app
-        .store
-        .team_queue_in(&mut tx, team.id)
-        .await?
-        .iter()
-        .map(|a| a.id)
-        .collect();
     let order = queue_order(order, &members)
         .map_err(|e| ReorderQueueError::Invalid(FieldErrors::one(Field::Order, e.0)))?;
     app.store

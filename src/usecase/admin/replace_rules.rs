@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::team_and_members_in;
 use crate::app::App;
 use crate::domain::routing::{Condition, Rule, MAX_NAME};
 use crate::domain::settings::{Field, FieldErrors};
@@ -57,18 +58,9 @@ pub async fn replace_rules(
     input: &[RuleInput],
 ) -> Result<Vec<Rule>, ReplaceRulesError> {
     let mut tx = app.store.begin_write().await?;
-    let team = app
-        .store
-        .team_by_slug_in(&mut tx, slug)
+    let (team, members) = team_and_members_in(app, &mut tx, slug)
         .await?
         .ok_or(ReplaceRulesError::NotFound)?;
-    let members: Vec<Uuid> = app
-        .store
-        .team_queue_in(&mut tx, team.id)
-        .await?
-        .iter()
-        .map(|a| a.id)
-        .collect();
     let rules = parse_rules(input, &members, slug).map_err(ReplaceRulesError::Invalid)?;
     app.store.replace_rules_in(&mut tx, team.id, &rules).await?;
     app.store.commit(tx).await?;
