@@ -282,14 +282,9 @@ impl TeamSettings {
             1,
             365,
         );
-        let daily_limit = match input.daily_limit {
-            None => Some(base.daily_limit),
-            Some(None) => Some(None),
-            Some(Some(n)) => errors
-                .check(Field::DailyLimit, DailyLimit::parse(n))
-                .map(Some),
-        };
-        let Some(daily_limit) = daily_limit else {
+        let Some(daily_limit) =
+            changed_daily_limit(&mut errors, base.daily_limit, input.daily_limit)
+        else {
             return Err(errors);
         };
         match (
@@ -337,6 +332,22 @@ impl TeamSettings {
         team.horizon_days = self.horizon_days;
         team.slot_step_minutes = self.slot_step_minutes;
         team.daily_limit = self.daily_limit;
+    }
+}
+
+/// A daily limit after a change as sent (`Option<Option<n>>`): absent keeps `current`, null removes the
+/// limit, a number must be a valid limit (else None, with the problem recorded under `daily_limit`).
+pub fn changed_daily_limit(
+    errors: &mut FieldErrors,
+    current: Option<DailyLimit>,
+    change: Option<Option<i64>>,
+) -> Option<Option<DailyLimit>> {
+    match change {
+        None => Some(current),
+        Some(None) => Some(None),
+        Some(Some(n)) => errors
+            .check(Field::DailyLimit, DailyLimit::parse(n))
+            .map(Some),
     }
 }
 

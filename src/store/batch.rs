@@ -257,9 +257,9 @@ pub struct ClaimFacts {
 
 impl ClaimFacts {
     /// Reads the pointer of `team`, which of `candidates` hold a live meeting overlapping `blocked` (the
-    /// meeting `except` aside), the endpoints subscribed to `event`, the team's members as they are and its
-    /// rules' pointers. With `key`, also whether this request still holds it; with `starts_around`, the
-    /// starts of the candidates' live meetings in that range (`except` aside).
+    /// meeting `except` aside), the endpoints subscribed to `event` and the team's members as they are.
+    /// With `key`, also whether this request still holds it; with `rules`, the team's rules' pointers; with
+    /// `starts_around`, the starts of the candidates' live meetings in that range (`except` aside).
     #[allow(clippy::too_many_arguments)]
     pub async fn read(
         c: &mut Conn,
@@ -269,9 +269,16 @@ impl ClaimFacts {
         except: Option<Uuid>,
         event: &str,
         key: Option<&ClaimedKey>,
+        rules: bool,
         starts_around: Option<Span>,
     ) -> StoreResult<Self> {
         let marks = vec!["?"; candidates.len().max(1)].join(",");
+        let rule_pointers = if rules {
+            ";\nSELECT 'rule' AS what, last_agent_id AS v, name AS events FROM routing_rules \
+             WHERE team_id = ? AND last_agent_id IS NOT NULL"
+        } else {
+            ""
+        };
         let starts = if starts_around.is_some() {
             format!(
                 ";\nSELECT 'start' AS what, agent_id AS v, CAST(starts_at AS TEXT) AS events FROM meetings \
@@ -290,9 +297,8 @@ impl ClaimFacts {
              SELECT 'endpoint' AS what, id AS v, events FROM webhook_endpoints \
              WHERE deleted_at IS NULL AND disabled_at IS NULL;\n\
              SELECT 'member' AS what, a.id AS v, CAST(a.paused AS TEXT) AS events FROM team_members m \
-             JOIN agents a ON a.id = m.agent_id WHERE m.team_id = ? AND a.deleted_at IS NULL;\n\
-             SELECT 'rule' AS what, last_agent_id AS v, name AS events FROM routing_rules \
-             WHERE team_id = ? AND last_agent_id IS NOT NULL{starts}"
+             JOIN agents a ON a.id = m.agent_id WHERE m.team_id = ? AND a.deleted_at IS NULL\
+             {rule_pointers}{starts}"
         );
         let mut q = sqlx::query(&sql)
             .bind(key.map(|k| k.scope.clone()))
@@ -309,8 +315,8 @@ impl ClaimFacts {
             .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
             .bind(to_secs(blocked.start))
             .bind(except.map(|u| u.to_string()).unwrap_or_default())
-            .bind(team.to_string())
             .bind(team.to_string());
+        let q = if rules { q.bind(team.to_string()) } else { q };
         let q = match starts_around {
             None => q,
             Some(range) => {

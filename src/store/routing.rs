@@ -2,6 +2,7 @@
 //! round-robin pointer).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
@@ -12,7 +13,8 @@ use crate::domain::routing::{AccountOwners, Condition, RoutingTable, Rule};
 /// A team's routing table and each rule's pointer (by rule name).
 #[derive(Debug, Clone, Default)]
 pub struct TeamRouting {
-    pub table: RoutingTable,
+    /// Shared, so a booking takes it along without copying a large account list.
+    pub table: Arc<RoutingTable>,
     pub rule_pointers: HashMap<String, Uuid>,
 }
 
@@ -25,15 +27,20 @@ impl Store {
         account_owners(&self.read, team).await
     }
 
+    /// The team's rules in priority order, as committed.
+    pub async fn team_rules(&self, team: Uuid) -> StoreResult<Vec<Rule>> {
+        Ok(rules(&self.read, team).await?.0)
+    }
+
     /// The team's routing table as committed.
     pub async fn team_routing(&self, team: Uuid) -> StoreResult<TeamRouting> {
         let accounts = account_owners(&self.read, team).await?;
         let (rules, rule_pointers) = rules(&self.read, team).await?;
         Ok(TeamRouting {
-            table: RoutingTable {
+            table: Arc::new(RoutingTable {
                 accounts: AccountOwners::new(accounts),
                 rules,
-            },
+            }),
             rule_pointers,
         })
     }

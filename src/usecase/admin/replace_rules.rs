@@ -74,7 +74,7 @@ pub async fn list_rules(app: &App, slug: &str) -> Result<Vec<Rule>, ReplaceRules
         .team_by_slug(slug)
         .await?
         .ok_or(ReplaceRulesError::NotFound)?;
-    Ok(app.store.team_routing(team.id).await?.table.rules)
+    Ok(app.store.team_rules(team.id).await?)
 }
 
 /// Checks every rule, naming each problem by its place (`rules[0].agents[1]`).

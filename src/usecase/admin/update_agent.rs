@@ -5,9 +5,10 @@ use uuid::Uuid;
 
 use super::{email_taken, team_ids_in};
 use crate::app::App;
-use crate::domain::limits::DailyLimit;
 use crate::domain::model::Agent;
-use crate::domain::settings::{AgentSettings, AgentSettingsInput, Field, FieldErrors};
+use crate::domain::settings::{
+    changed_daily_limit, AgentSettings, AgentSettingsInput, FieldErrors,
+};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, Default)]
@@ -52,13 +53,7 @@ pub async fn update_agent(
         Some(slugs) => Some(team_ids_in(app, &mut tx, slugs, &mut errors).await?),
         None => None,
     };
-    let daily_limit = match input.daily_limit {
-        None => Some(agent.daily_limit),
-        Some(None) => Some(None),
-        Some(Some(n)) => errors
-            .check(Field::DailyLimit, DailyLimit::parse(n))
-            .map(Some),
-    };
+    let daily_limit = changed_daily_limit(&mut errors, agent.daily_limit, input.daily_limit);
     let (settings, Some(daily_limit)) = (settings, daily_limit) else {
         return Err(UpdateAgentError::Invalid(errors));
     };

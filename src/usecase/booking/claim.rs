@@ -10,6 +10,7 @@
 //! their reason (and the step that asked them) for the routing trace.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -148,7 +149,7 @@ pub(super) struct Slot {
     /// The team's daily limit (an agent's own overrides it).
     pub daily_limit: Option<DailyLimit>,
     pub queue: Vec<Agent>,
-    pub routing: RoutingTable,
+    pub routing: Arc<RoutingTable>,
     pub verdicts: Verdicts,
     pub start: DateTime<Utc>,
     pub blocked: Span,
@@ -180,6 +181,8 @@ pub(super) async fn claim(
         slot.moving,
         event.as_str(),
         key,
+        // Without rules in the table the claim asks none, so their pointers are not read.
+        !slot.routing.rules.is_empty(),
         limited.then(|| limits::any_zone_day_around(slot.start)),
     )
     .await?;

@@ -8,6 +8,8 @@ use super::super::availability::{parse_duration, parse_instant};
 use crate::app::App;
 use crate::domain::availability::{check_slot, check_timing, SlotCheck, SlotPolicy, Timing};
 use crate::domain::model::{Agent, Team, Visitor};
+use std::sync::Arc;
+
 use crate::domain::routing::RoutingTable;
 use crate::domain::{EmailAddress, IanaZone, MeetingLength};
 use crate::error::{AppResult, Problems};
@@ -67,7 +69,7 @@ pub(super) struct ValidBooking {
     pub team: Team,
     pub queue: Vec<Agent>,
     /// The team's account owners and rules.
-    pub routing: RoutingTable,
+    pub routing: Arc<RoutingTable>,
     pub start: DateTime<Utc>,
     pub meeting: MeetingLength,
     pub visitor: Visitor,
