@@ -257,9 +257,7 @@ impl Condition {
             _ => Err(("op", "must be `equals`, `in` or `exists`".into())),
         }
     }
-}
 
-impl Condition {
     pub fn attribute(&self) -> &str {
         match self {
             Condition::Equals { attribute, .. }
