@@ -106,7 +106,7 @@ impl Chrome {
     pub async fn sign_in(&self) {
         self.open("/admin/sign-in").await;
         self.fill("#token", ADMIN).await;
-        self.click("button[type=submit]").await;
+        self.navigate("button[type=submit]").await;
         self.wait_for("nav").await;
     }
 
@@ -140,6 +140,39 @@ impl Chrome {
 
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.unwrap();
+    }
+
+    /// Clicks what loads another page (a link, a form's button) and waits until that page has loaded, so
+    /// what the test reads next is the new page: a message the old page already showed ("Settings saved.")
+    /// cannot stand in for the answer to this click.
+    pub async fn navigate(&self, css: &str) {
+        let e = self.find(css).await;
+        self.client
+            .execute("window.__rondoOldPage = true", vec![])
+            .await
+            .unwrap();
+        e.click().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // A script may fail while the next page is loading; that is "not yet".
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__rondoOldPage === undefined && document.readyState === 'complete'",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "clicking `{css}` loaded no new page within 10 s (at {:?})",
+                    self.client.current_url().await.map(|u| u.to_string())
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Picks the option with this visible text in a `<select>`.

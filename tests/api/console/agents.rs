@@ -71,7 +71,7 @@ async fn an_admin_adds_an_agent_and_its_connect_link_opens_the_agents_page() {
     b.sign_in().await;
     b.open("/admin/agents").await;
     b.wait_for_text("No agents yet").await;
-    b.click("a[href='/admin/agents/new']").await;
+    b.navigate("a[href='/admin/agents/new']").await;
     b.wait_for_text("Add an agent").await;
     // Weekdays 09:00-17:00 are filled in; the zone is the admin's.
     assert_eq!(b.value("#hours_mon").await, "09:00-17:00");
@@ -81,7 +81,7 @@ async fn an_admin_adds_an_agent_and_its_connect_link_opens_the_agents_page() {
     b.fill("#timezone", "Europe/Amsterdam").await;
     b.fill("#hours_fri", "09:00-12:00, 13:00-15:00").await;
     b.click("label[for='team-sales']").await;
-    b.click("form[action='/admin/agents'] button[type=submit]")
+    b.navigate("form[action='/admin/agents'] button[type=submit]")
         .await;
     b.wait_for_text("Ann Smith was added").await;
     let link = b.value("#connect-url").await;
@@ -114,7 +114,7 @@ async fn an_admin_adds_an_agent_and_its_connect_link_opens_the_agents_page() {
     assert!(ann["weekly_hours"].get("sat").is_none());
 
     // The list shows the agent.
-    b.click("a[href='/admin/agents']").await;
+    b.navigate("a[href='/admin/agents']").await;
     b.wait_for_text("ann@agents.test").await;
     let text = b.text().await;
     assert!(
@@ -152,7 +152,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
         .await;
     b.fill("#daily_limit", "4").await;
     b.click("label[for='paused']").await;
-    b.click("#settings button[type=submit]").await;
+    b.navigate("#settings button[type=submit]").await;
     b.wait_for_text("nothing was saved").await;
     let why = b.find("#hours_tue-error").await.text().await.unwrap();
     assert_eq!(why, "`9am` is not a span like 09:00-17:00");
@@ -177,7 +177,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
     b.fill("#hours_tue", "10:00-16:00").await;
     b.fill("#daily_limit", "0").await;
     b.fill("#days_off", "2026-12-24 off").await;
-    b.click("#settings button[type=submit]").await;
+    b.navigate("#settings button[type=submit]").await;
     b.wait_for_text("nothing was saved").await;
     let limit = b.find("#daily_limit-error").await.text().await.unwrap();
     assert!(limit.contains("between 1 and 100"), "{limit}");
@@ -189,7 +189,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
     b.fill("#daily_limit", "4").await;
     b.fill("#days_off", "2026-12-24: off\n2026-12-31: 09:00-12:00")
         .await;
-    b.click("#settings button[type=submit]").await;
+    b.navigate("#settings button[type=submit]").await;
     b.wait_for_text("Settings saved.").await;
     let after = agent_json(&app, &id).await;
     assert_eq!(after["timezone"], "America/New_York");
@@ -221,7 +221,7 @@ async fn a_bad_field_is_shown_beside_itself_and_nothing_is_saved_until_it_is_fix
 
     // A new connect link, from the agent's page.
     b.client.set_window_size(1280, 900).await.unwrap();
-    b.click("#new-link").await;
+    b.navigate("#new-link").await;
     b.wait_for_text("New connect link for Ann Smith").await;
     let link = b.value("#connect-url").await;
     assert!(link.contains("/connect/"), "{link}");
@@ -278,7 +278,7 @@ async fn the_invitation_preview_follows_the_text_as_it_is_typed() {
         .await;
     assert_eq!(invitation["is_default"], true, "a preview saves nothing");
 
-    b.click("#invitation button[type=submit]:not([formaction])")
+    b.navigate("#invitation button[type=submit]:not([formaction])")
         .await;
     b.wait_for_text("Invitation saved.").await;
     let invitation = app

@@ -50,7 +50,7 @@ async fn a_dead_job_is_listed_with_its_error_and_retry_puts_it_back_in_the_queue
     b.screenshot("console-jobs").await;
     b.screenshot_phone("console-jobs-phone", "table").await;
 
-    b.click("button[aria-label='Retry the calendar event job for v@example.com']")
+    b.navigate("button[aria-label='Retry the calendar event job for v@example.com']")
         .await;
     b.wait_for_text("queued again").await;
     assert!(b.text().await.contains("No failed jobs"));

@@ -96,11 +96,11 @@ async fn an_admin_signs_in_sees_the_meetings_marks_a_no_show_and_downloads_the_c
     // After Monday's meetings ended they count as taken place; one is marked a no-show.
     app.clock.set(at("2026-11-23T12:00:00Z"));
     b.fill("#f-lead", "walt@globex.com").await;
-    b.click("form.filters button[type=submit]").await;
+    b.navigate("form.filters button[type=submit]").await;
     b.wait_for_text("Mark no-show").await;
     let text = b.text().await;
     assert!(!text.contains("vera@acme.com"), "filtered: {text}");
-    b.click("button[aria-label^='Mark the meeting with walt@globex.com as a no-show']")
+    b.navigate("button[aria-label^='Mark the meeting with walt@globex.com as a no-show']")
         .await;
     b.wait_for_text("No-show").await;
     assert!(
@@ -137,7 +137,7 @@ async fn a_persons_page_shows_every_meeting_and_activity_of_the_lead() {
     let Some(b) = chrome(&app).await else { return };
     b.sign_in().await;
     b.open("/admin/meetings").await;
-    b.click("a[href='/admin/people?email=vera%40acme.com']")
+    b.navigate("a[href='/admin/people?email=vera%40acme.com']")
         .await;
     b.wait_for_text("Activity log").await;
     let text = b.text().await;

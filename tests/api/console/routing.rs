@@ -136,7 +136,7 @@ async fn an_admin_sees_the_queue_with_who_is_next_moves_an_agent_up_and_pauses_o
     assert_eq!(b1["agent"]["name"], "Ann Smith");
     let Some(b) = chrome(&app).await else { return };
     b.sign_in().await;
-    b.click("nav a[href='/admin/routing']").await;
+    b.navigate("nav a[href='/admin/routing']").await;
     b.wait_for_text("Took the last meeting").await;
     let rows = queue_rows(&b).await;
     assert_eq!(names(&rows), ["Ann Smith", "Bob Jones", "Cat Brown"]);
@@ -149,7 +149,7 @@ async fn an_admin_sees_the_queue_with_who_is_next_moves_an_agent_up_and_pauses_o
     b.screenshot("console-routing").await;
 
     // Cat moves up past Bob: Cat is asked right after Ann now.
-    b.click("button[aria-label='Move Cat Brown up']").await;
+    b.navigate("button[aria-label='Move Cat Brown up']").await;
     b.wait_for_text("Cat Brown moved up the queue.").await;
     let rows = queue_rows(&b).await;
     assert_eq!(names(&rows), ["Ann Smith", "Cat Brown", "Bob Jones"]);
@@ -182,7 +182,7 @@ async fn an_admin_sees_the_queue_with_who_is_next_moves_an_agent_up_and_pauses_o
         .is_some());
 
     // Pausing Cat: still in the queue, flagged, and Bob is next.
-    b.click("button[aria-label='Pause Cat Brown']").await;
+    b.navigate("button[aria-label='Pause Cat Brown']").await;
     b.wait_for_text("Cat Brown is paused").await;
     let rows = queue_rows(&b).await;
     assert_eq!(names(&rows), ["Ann Smith", "Cat Brown", "Bob Jones"]);
@@ -207,7 +207,7 @@ async fn an_admin_sees_the_queue_with_who_is_next_moves_an_agent_up_and_pauses_o
     b.screenshot("console-routing-paused").await;
 
     // Resuming brings Cat back: after Bob comes Ann, so Ann is next.
-    b.click("button[aria-label='Resume Cat Brown']").await;
+    b.navigate("button[aria-label='Resume Cat Brown']").await;
     b.wait_for_text("Cat Brown is back in the rotation.").await;
     assert!(!row_of(&b, "Cat Brown").await.contains("Paused"));
     assert_eq!(next_of(&queue_rows(&b).await), ["Ann Smith"]);

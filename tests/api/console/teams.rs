@@ -18,7 +18,7 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
 
     b.fill("#slug", "Customer Success").await;
     b.fill("#name", "Customer success").await;
-    b.click("#new-team button[type=submit]").await;
+    b.navigate("#new-team button[type=submit]").await;
     b.wait_for_text("nothing was saved").await;
     let why = b.find("#slug-error").await.text().await.unwrap();
     assert!(!why.is_empty(), "the slug is named");
@@ -27,7 +27,7 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
     b.screenshot("console-team-create-error").await;
 
     b.fill("#slug", "success").await;
-    b.click("#new-team button[type=submit]").await;
+    b.navigate("#new-team button[type=submit]").await;
     b.wait_for_text("Team created.").await;
     assert!(b.url().await.contains("/admin/teams/success"));
     let team = app.get_json("/admin/api/teams/success", ADMIN).await;
@@ -40,7 +40,7 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
     b.fill("#daily_limit", "4").await;
     b.select("#mode", "Strict").await;
     b.fill("#horizon_days", "400").await;
-    b.click("main form button[type=submit]").await;
+    b.navigate("main form button[type=submit]").await;
     b.wait_for_text("nothing was saved").await;
     assert_eq!(
         b.find("#horizon_days-error").await.text().await.unwrap(),
@@ -63,7 +63,7 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
     b.screenshot("console-team-error").await;
 
     b.fill("#horizon_days", "60").await;
-    b.click("main form button[type=submit]").await;
+    b.navigate("main form button[type=submit]").await;
     b.wait_for_text("Settings saved.").await;
     let saved = app.get_json("/admin/api/teams/success", ADMIN).await;
     assert_eq!(saved["meeting_minutes"], 45);
@@ -76,12 +76,12 @@ async fn an_admin_creates_a_team_and_changes_its_settings() {
 
     // An empty limit is no limit.
     b.fill("#daily_limit", "").await;
-    b.click("main form button[type=submit]").await;
+    b.navigate("main form button[type=submit]").await;
     b.wait_for_text("Settings saved.").await;
     let saved = app.get_json("/admin/api/teams/success", ADMIN).await;
     assert_eq!(saved["daily_limit"], json!(null));
 
-    b.click("a[href='/admin/teams']").await;
+    b.navigate("a[href='/admin/teams']").await;
     b.wait_for_text("every 15 min").await;
     let text = b.text().await;
     assert!(text.contains("45 min") && text.contains("strict"), "{text}");

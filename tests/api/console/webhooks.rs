@@ -62,7 +62,7 @@ async fn an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it() {
     b.fill("#wh-url", "https://hooks.example.com/rondo?token=t0ps3cret")
         .await;
     b.click("#ev-rescheduled").await;
-    b.click("#add button[type=submit]").await;
+    b.navigate("#add button[type=submit]").await;
     b.wait_for_text("Copy it now, it will not be shown again")
         .await;
     let secret = b.value("#secret").await;
@@ -106,12 +106,12 @@ async fn an_admin_adds_a_webhook_sees_its_secret_once_and_removes_it() {
     b.screenshot("console-webhooks-list").await;
 
     // Removing asks first; then it is gone.
-    b.click("a[aria-label='Remove the webhook to https://hooks.example.com/rondo']")
+    b.navigate("a[aria-label='Remove the webhook to https://hooks.example.com/rondo']")
         .await;
     b.wait_for_text("Remove this webhook?").await;
     assert_eq!(endpoints(&app).await.len(), 1, "not before confirming");
     b.screenshot("console-webhook-remove").await;
-    b.click("#confirm-remove").await;
+    b.navigate("#confirm-remove").await;
     b.wait_for_text("Webhook removed").await;
     assert!(b.text().await.contains("No webhooks yet"));
     assert!(endpoints(&app).await.is_empty());
@@ -190,11 +190,11 @@ async fn an_endpoints_recent_deliveries_show_how_each_went_in_the_admins_zone() 
     b.sign_in().await;
     b.open("/admin/webhooks").await;
     b.fill("#wh-url", &rx.url).await;
-    b.click("#add button[type=submit]").await;
+    b.navigate("#add button[type=submit]").await;
     b.wait_for_text("Copy it now").await;
     // Times in New York.
     b.fill("#zone-pick", "America/New_York").await;
-    b.click("form[action='/admin/zone'] button[type=submit]")
+    b.navigate("form[action='/admin/zone'] button[type=submit]")
         .await;
     b.wait_for_text("Webhooks").await;
 
@@ -230,7 +230,7 @@ async fn an_endpoints_recent_deliveries_show_how_each_went_in_the_admins_zone() 
         .await;
 
     // The endpoint's own page lists them too.
-    b.click("section.endpoint a[href^='/admin/webhooks/']")
+    b.navigate("section.endpoint a[href^='/admin/webhooks/']")
         .await;
     b.wait_for_text("Recent deliveries").await;
     let text = b.text().await;
