@@ -316,10 +316,12 @@ impl Settings {
                 "must be a sqlite:// or postgres:// URL",
             ));
         }
-        if self.database_url.starts_with("postgres") {
+        if self.database_url.starts_with("postgres") && self.secret_key.is_none() {
+            // A generated key would differ per replica: links and sealed tokens one made, the others
+            // could not read.
             return Err(err(
-                "RONDO_DATABASE_URL",
-                "PostgreSQL support is not built yet; use a sqlite:// URL",
+                "RONDO_SECRET_KEY",
+                "is required with PostgreSQL: every replica must share it",
             ));
         }
         let (secret_key, secret_key_generated) = match &self.secret_key {

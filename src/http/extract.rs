@@ -65,7 +65,49 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, AppError> {
     })?;
     de.end()
         .map_err(|e| AppError::Malformed(format!("invalid JSON: {e}")))?;
+    // Text with U+0000 in it cannot be stored (PostgreSQL's text refuses it) nor shown: refused up front,
+    // naming the field. Only a body with the escape in it is looked at again.
+    if raw.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) {
+            if let Some(field) = nul_in(&v, String::new()) {
+                return Err(AppError::Validation(vec![(field, NUL.into())]));
+            }
+        }
+    }
     Ok(value)
+}
+
+const NUL: &str = "must not contain the NUL character (U+0000)";
+
+/// The path of the first string (or key) in `v` holding U+0000.
+fn nul_in(v: &serde_json::Value, path: String) -> Option<String> {
+    let at = |p: &str| {
+        if p.is_empty() {
+            "body".to_owned()
+        } else {
+            p.to_owned()
+        }
+    };
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at(&path)),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(item, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let inner = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(at(&path))
+            } else {
+                nul_in(item, inner)
+            }
+        }),
+        _ => None,
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
@@ -118,7 +160,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let parsed = serde_urlencoded::from_str::<T>(req.query_string()).map_err(|e| {
+        let query = req.query_string();
+        if query.contains("%00") {
+            let named = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                .ok()
+                .and_then(|pairs| {
+                    pairs
+                        .into_iter()
+                        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+                })
+                .map(|(k, _)| k.replace('\0', ""));
+            if let Some(name) = named {
+                return std::future::ready(Err(AppError::Validation(vec![(name, NUL.into())])));
+            }
+        }
+        let parsed = serde_urlencoded::from_str::<T>(query).map_err(|e| {
             let message = e.to_string();
             AppError::Validation(vec![(field_of("", &message), message)])
         });

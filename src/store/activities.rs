@@ -1,10 +1,9 @@
 //! The activity feed: written in the transaction of the meeting change it reports, read in `seq` order.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, to_secs, Store, StoreError, StoreResult};
+use super::{sql, Row, Store, StoreError, StoreResult};
 use crate::domain::model::ActivityType;
 
 pub struct NewActivity {
@@ -45,35 +44,28 @@ impl Store {
     /// last touched before it; returns (activities, deliveries, jobs) removed.
     pub async fn purge_before(&self, before: DateTime<Utc>) -> StoreResult<(u64, u64, u64)> {
         let mut tx = self.begin_write().await?;
-        let deliveries = sqlx::query(
-            "DELETE FROM webhook_deliveries WHERE status = 'delivered' \
-             AND activity_id IN (SELECT id FROM activities WHERE occurred_at < ?)",
-        )
-        .bind(to_secs(before))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let activities = sqlx::query(
-            "DELETE FROM activities WHERE occurred_at < ? \
-             AND id NOT IN (SELECT activity_id FROM webhook_deliveries)",
-        )
-        .bind(to_secs(before))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let jobs = sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < ?")
-            .bind(to_secs(before))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let deliveries = sql("DELETE FROM webhook_deliveries WHERE status = 'delivered' \
+             AND activity_id IN (SELECT id FROM activities WHERE occurred_at < ?)")
+        .bind(before)
+        .execute(&mut tx)
+        .await?;
+        let activities = sql("DELETE FROM activities WHERE occurred_at < ? \
+             AND id NOT IN (SELECT activity_id FROM webhook_deliveries)")
+        .bind(before)
+        .execute(&mut tx)
+        .await?;
+        let jobs = sql("DELETE FROM jobs WHERE status = 'done' AND updated_at < ?")
+            .bind(before)
+            .execute(&mut tx)
+            .await?;
         self.commit(tx).await?;
         Ok((activities, deliveries, jobs))
     }
 
     pub async fn activity(&self, id: Uuid) -> StoreResult<Option<ActivityRow>> {
-        let r = sqlx::query("SELECT seq, id, type, occurred_at, data FROM activities WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
+        let r = sql("SELECT seq, id, type, occurred_at, data FROM activities WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.reader())
             .await?;
         r.as_ref().map(activity).transpose()
     }
@@ -86,58 +78,63 @@ impl Store {
         limit: u32,
         filter: &ActivityFilter,
     ) -> StoreResult<Vec<ActivityRow>> {
-        let mut sql =
+        let backend = self.backend();
+        let mut text =
             String::from("SELECT seq, id, type, occurred_at, data FROM activities WHERE seq > ?");
         if filter.kind.is_some() {
-            sql.push_str(" AND type = ?");
+            text.push_str(" AND type = ?");
         }
         if filter.team.is_some() {
-            sql.push_str(" AND json_extract(data, '$.team') = ?");
+            let team = backend.json_text("data", &["team"]);
+            text.push_str(&format!(" AND {team} = ?"));
         }
         if filter.agent.is_some() {
-            sql.push_str(" AND json_extract(data, '$.agent.id') = ?");
+            let agent = backend.json_text("data", &["agent", "id"]);
+            text.push_str(&format!(" AND {agent} = ?"));
         }
         if filter.lead_email.is_some() {
-            sql.push_str(" AND lower(json_extract(data, '$.visitor.email')) = lower(?)");
+            let email = backend.json_text("data", &["visitor", "email"]);
+            text.push_str(&format!(" AND lower({email}) = lower(?)"));
         }
         if filter.from.is_some() {
-            sql.push_str(" AND occurred_at >= ?");
+            text.push_str(" AND occurred_at >= ?");
         }
         if filter.to.is_some() {
-            sql.push_str(" AND occurred_at < ?");
+            text.push_str(" AND occurred_at < ?");
         }
-        sql.push_str(" ORDER BY seq LIMIT ?");
-        let mut q = sqlx::query(&sql).bind(after);
+        text.push_str(" ORDER BY seq LIMIT ?");
+        let mut q = sql(text).bind(after);
         if let Some(k) = filter.kind {
             q = q.bind(k.as_str());
         }
         if let Some(t) = &filter.team {
-            q = q.bind(t.clone());
+            q = q.bind(t);
         }
         if let Some(a) = filter.agent {
+            // Compared with the text inside `data`, not with an id column.
             q = q.bind(a.to_string());
         }
         if let Some(e) = &filter.lead_email {
-            q = q.bind(e.clone());
+            q = q.bind(e);
         }
         if let Some(f) = filter.from {
-            q = q.bind(to_secs(f));
+            q = q.bind(f);
         }
         if let Some(t) = filter.to {
-            q = q.bind(to_secs(t));
+            q = q.bind(t);
         }
-        let all = q.bind(limit as i64).fetch_all(&self.read).await?;
+        let all = q.bind(limit).fetch_all(self.reader()).await?;
         all.iter().map(activity).collect()
     }
 }
 
-fn activity(r: &sqlx::sqlite::SqliteRow) -> StoreResult<ActivityRow> {
-    let data: String = r.try_get("data")?;
+fn activity(r: &Row) -> StoreResult<ActivityRow> {
+    let data = r.json_text("data")?;
     Ok(ActivityRow {
-        seq: r.try_get("seq")?,
-        id: super::rows::uuid(r, "id")?,
-        kind: r.try_get("type")?,
-        occurred_at: from_secs(r.try_get("occurred_at")?),
+        seq: r.int("seq")?,
+        id: r.uuid("id")?,
+        kind: r.text("type")?,
+        occurred_at: r.time("occurred_at")?,
         data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
     })
 }

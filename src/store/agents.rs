@@ -1,32 +1,32 @@
 //! Agents and their team memberships.
 
-use sqlx::{SqliteConnection, SqliteExecutor};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{map_unique, rows, to_secs, Store, StoreResult};
+use super::{map_unique, rows, sql, Conn, Json, On, Store, StoreResult};
 use crate::domain::model::{Agent, Invitation};
 
 impl Store {
     /// Inserts the agent and appends it to the end of each team's queue; an email in use is `Duplicate`.
     pub async fn insert_agent_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         agent: &Agent,
         team_ids: &[Uuid],
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "INSERT INTO agents (id, name, email, timezone, weekly_hours, date_overrides, paused, calendar, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(agent.id.to_string())
+        .bind(agent.id)
         .bind(&agent.name)
         .bind(&agent.email)
         .bind(agent.zone.name())
-        .bind(serde_json::to_string(&agent.weekly.to_map()).expect("map serializes"))
-        .bind(serde_json::to_string(&agent.overrides.to_map()).expect("map serializes"))
-        .bind(agent.paused as i64)
+        .bind(weekly_json(agent))
+        .bind(overrides_json(agent))
+        .bind(agent.paused)
         .bind(agent.calendar.as_str())
-        .bind(to_secs(agent.created_at))
+        .bind(agent.created_at)
         .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
@@ -37,22 +37,22 @@ impl Store {
     /// text), and (when given) its team memberships. An email in use is `Duplicate`.
     pub async fn update_agent_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         agent: &Agent,
         team_ids: Option<&[Uuid]>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "UPDATE agents SET name = ?, email = ?, timezone = ?, weekly_hours = ?, date_overrides = ?, \
              paused = ?, daily_limit = ? WHERE id = ? AND deleted_at IS NULL",
         )
         .bind(&agent.name)
         .bind(&agent.email)
         .bind(agent.zone.name())
-        .bind(serde_json::to_string(&agent.weekly.to_map()).expect("map serializes"))
-        .bind(serde_json::to_string(&agent.overrides.to_map()).expect("map serializes"))
-        .bind(agent.paused as i64)
-        .bind(agent.daily_limit.map(|l| l.get() as i64))
-        .bind(agent.id.to_string())
+        .bind(weekly_json(agent))
+        .bind(overrides_json(agent))
+        .bind(agent.paused)
+        .bind(agent.daily_limit.map(|l| l.get()))
+        .bind(agent.id)
         .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
@@ -67,11 +67,11 @@ impl Store {
     /// on with the agent after the one leaving, as if it had never been there.
     async fn hand_back_pointer_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         agent: Uuid,
-        team: Option<&str>,
+        team: Option<Uuid>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "UPDATE teams SET last_agent_id = COALESCE( \
                (SELECT m.agent_id FROM team_members m JOIN agents a ON a.id = m.agent_id \
                  WHERE m.team_id = teams.id AND a.deleted_at IS NULL AND m.agent_id != ? \
@@ -82,10 +82,10 @@ impl Store {
                  ORDER BY m.position DESC LIMIT 1)) \
              WHERE last_agent_id = ? AND (? IS NULL OR id = ?)",
         )
-        .bind(agent.to_string())
-        .bind(agent.to_string())
-        .bind(agent.to_string())
-        .bind(agent.to_string())
+        .bind(agent)
+        .bind(agent)
+        .bind(agent)
+        .bind(agent)
         .bind(team)
         .bind(team)
         .execute(&mut *tx)
@@ -96,37 +96,37 @@ impl Store {
     /// Keeps memberships in teams still listed (and their positions); joins new teams at the queue's end.
     async fn set_memberships_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         agent: Uuid,
         team_ids: &[Uuid],
     ) -> StoreResult<()> {
-        let agent_s = agent.to_string();
-        let current: Vec<String> =
-            sqlx::query_scalar("SELECT team_id FROM team_members WHERE agent_id = ?")
-                .bind(&agent_s)
-                .fetch_all(&mut *tx)
-                .await?;
-        for team in &current {
-            if !team_ids.iter().any(|t| &t.to_string() == team) {
+        let current = sql("SELECT team_id FROM team_members WHERE agent_id = ?")
+            .bind(agent)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.uuid("team_id"))
+            .collect::<StoreResult<Vec<Uuid>>>()?;
+        for &team in &current {
+            if !team_ids.contains(&team) {
                 self.hand_back_pointer_in(tx, agent, Some(team)).await?;
-                sqlx::query("DELETE FROM team_members WHERE agent_id = ? AND team_id = ?")
-                    .bind(&agent_s)
+                sql("DELETE FROM team_members WHERE agent_id = ? AND team_id = ?")
+                    .bind(agent)
                     .bind(team)
                     .execute(&mut *tx)
                     .await?;
             }
         }
-        for team in team_ids {
-            let team = team.to_string();
+        for &team in team_ids {
             if current.contains(&team) {
                 continue;
             }
-            sqlx::query(
+            sql(
                 "INSERT INTO team_members (team_id, agent_id, position) \
                  VALUES (?1, ?2, (SELECT COALESCE(MAX(position) + 1, 0) FROM team_members WHERE team_id = ?1))",
             )
-            .bind(&team)
-            .bind(&agent_s)
+            .bind(team)
+            .bind(agent)
             .execute(&mut *tx)
             .await?;
         }
@@ -134,29 +134,25 @@ impl Store {
     }
 
     pub async fn agent(&self, id: Uuid) -> StoreResult<Option<Agent>> {
-        live_agent(&self.read, id).await
+        live_agent(self.reader(), id).await
     }
 
     /// The (live) agent as it is inside a write transaction.
-    pub async fn agent_in(
-        &self,
-        tx: &mut SqliteConnection,
-        id: Uuid,
-    ) -> StoreResult<Option<Agent>> {
-        live_agent(&mut *tx, id).await
+    pub async fn agent_in(&self, tx: &mut Conn, id: Uuid) -> StoreResult<Option<Agent>> {
+        live_agent(tx.into(), id).await
     }
 
     /// Sets (or, with None, clears) the agent's own invitation text.
     pub async fn set_invitation_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         id: Uuid,
         invitation: Option<&Invitation>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE agents SET invitation_subject = ?, invitation_body = ? WHERE id = ?")
+        sql("UPDATE agents SET invitation_subject = ?, invitation_body = ? WHERE id = ?")
             .bind(invitation.map(|i| i.subject.as_str()))
             .bind(invitation.map(|i| i.body.as_str()))
-            .bind(id.to_string())
+            .bind(id)
             .execute(&mut *tx)
             .await?;
         Ok(())
@@ -168,67 +164,67 @@ impl Store {
             return Ok(Vec::new());
         }
         let marks = vec!["?"; ids.len()].join(",");
-        let sql = format!("SELECT * FROM agents WHERE id IN ({marks})");
-        let mut q = sqlx::query_as::<_, AgentRow>(&sql);
-        for id in ids {
-            q = q.bind(id.to_string());
-        }
-        let all = q.fetch_all(&self.read).await?;
-        all.into_iter().map(|r| r.0).collect()
+        let all = sql(format!("SELECT * FROM agents WHERE id IN ({marks})"))
+            .bind_all(ids)
+            .fetch_all(self.reader())
+            .await?;
+        all.iter().map(rows::agent).collect()
     }
 
     pub async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
-        let all = sqlx::query("SELECT * FROM agents WHERE deleted_at IS NULL ORDER BY name, id")
-            .fetch_all(&self.read)
+        let all = sql("SELECT * FROM agents WHERE deleted_at IS NULL ORDER BY name, id")
+            .fetch_all(self.reader())
             .await?;
         all.iter().map(rows::agent).collect()
     }
 
     /// Slugs of the teams the agent belongs to.
     pub async fn agent_team_slugs(&self, id: Uuid) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        let all = sql(
             "SELECT t.slug FROM team_members m JOIN teams t ON t.id = m.team_id WHERE m.agent_id = ? ORDER BY t.slug",
         )
-        .bind(id.to_string())
-        .fetch_all(&self.read)
-        .await?)
+        .bind(id)
+        .fetch_all(self.reader())
+        .await?;
+        all.iter().map(|r| r.text("slug")).collect()
     }
 
     /// Marks the agent deleted and takes it out of every queue; its meetings stay for reporting. False: no
     /// such live agent (and nothing changed).
     pub async fn delete_agent_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         id: Uuid,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         self.hand_back_pointer_in(tx, id, None).await?;
-        let done =
-            sqlx::query("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(to_secs(now))
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        sqlx::query("DELETE FROM team_members WHERE agent_id = ?")
-            .bind(id.to_string())
+        let done = sql("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+            .bind(now)
+            .bind(id)
             .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        sql("DELETE FROM team_members WHERE agent_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(done == 1)
     }
 }
 
-async fn live_agent<'e>(db: impl SqliteExecutor<'e>, id: Uuid) -> StoreResult<Option<Agent>> {
-    let row = sqlx::query("SELECT * FROM agents WHERE id = ? AND deleted_at IS NULL")
-        .bind(id.to_string())
-        .fetch_optional(db)
+async fn live_agent(on: On<'_>, id: Uuid) -> StoreResult<Option<Agent>> {
+    let row = sql("SELECT * FROM agents WHERE id = ? AND deleted_at IS NULL")
+        .bind(id)
+        .fetch_optional(on)
         .await?;
     row.as_ref().map(rows::agent).transpose()
 }
 
-struct AgentRow(super::StoreResult<Agent>);
+/// The agent's weekly hours as the JSON the `weekly_hours` column keeps.
+fn weekly_json(agent: &Agent) -> Json {
+    Json(serde_json::to_string(&agent.weekly.to_map()).expect("map serializes"))
+}
 
-impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for AgentRow {
-    fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
-        Ok(AgentRow(rows::agent(row)))
-    }
+/// The agent's date overrides as the JSON the `date_overrides` column keeps.
+fn overrides_json(agent: &Agent) -> Json {
+    Json(serde_json::to_string(&agent.overrides.to_map()).expect("map serializes"))
 }

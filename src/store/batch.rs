@@ -1,18 +1,18 @@
 //! The booking path's statements, gathered so each trip to SQLite carries many: sqlx runs a query of several
 //! statements in one call to its SQLite worker thread, and on the hot path the hand-offs to that thread,
 //! not SQLite's own work, are what costs (BENCHMARKS.md). `Batch` collects a meeting change with everything
-//! it owes and writes it in one trip; `ClaimFacts` reads what claiming a slot needs in one trip.
+//! it owes and writes it in one trip; `ClaimFacts` reads what claiming a slot needs in one trip (on
+//! PostgreSQL, after locking the team's row).
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::idempotency::{ClaimedKey, Recorded};
 use super::jobs::encode;
-use super::{rows, to_secs, Conn, NewActivity, StoreError, StoreResult};
+use super::sql::Arg;
+use super::{map_overlap, sql, Backend, Conn, NewActivity, StoreError, StoreResult};
 use crate::domain::availability::Span;
 use crate::domain::model::{Meeting, RoutingTrace};
 use crate::outbox::Job;
@@ -21,64 +21,61 @@ use crate::outbox::Job;
 /// `meetings::MAX_BLOCK_SECONDS`).
 use super::meetings::MAX_BLOCK_SECONDS;
 
-enum Arg {
-    Text(Option<String>),
-    Int(Option<i64>),
+fn json(text: String) -> Arg {
+    Arg::Json(Some(text))
 }
 
-fn text(s: impl Into<String>) -> Arg {
-    Arg::Text(Some(s.into()))
-}
-
-fn opt_text(s: Option<impl Into<String>>) -> Arg {
-    Arg::Text(s.map(Into::into))
-}
-
-fn int(i: i64) -> Arg {
-    Arg::Int(Some(i))
-}
-
-/// Statements to write in one trip, in order; each answers how many rows it changed.
+/// Statements to write in one trip, in order.
 #[derive(Default)]
 pub struct Batch {
-    sql: String,
-    args: Vec<Arg>,
-    statements: usize,
+    statements: Vec<(&'static str, Vec<Arg>)>,
 }
 
 impl Batch {
-    fn push(&mut self, sql: &str, args: impl IntoIterator<Item = Arg>) {
-        self.sql.push_str(sql);
-        self.sql.push_str(";\n");
-        self.args.extend(args);
-        self.statements += 1;
+    fn push<const N: usize>(&mut self, sql: &'static str, args: [Arg; N]) {
+        self.statements.push((sql, args.into()));
     }
 
-    /// Runs every statement as one atomic step (sqlx's SQLite driver runs each statement of a query string,
-    /// binding the arguments in order; the statements are wrapped in a savepoint, rolled back if one
-    /// fails). Each statement here changes what it is given, so nothing is learnt from counts: whatever a
-    /// statement depends on is read first, in the same transaction (`ClaimFacts`).
+    /// Runs every statement as one atomic step. Each statement here changes what it is given, so nothing
+    /// is learnt from counts: whatever a statement depends on is read first, in the same transaction
+    /// (`ClaimFacts`).
+    ///
+    /// On SQLite the statements go in one trip (sqlx's SQLite driver runs each statement of a query
+    /// string, binding the arguments in order), wrapped in a savepoint that is rolled back if one fails. On
+    /// PostgreSQL, which prepares one statement at a time, they run one after another in the caller's
+    /// transaction, which a failure aborts as a whole; a meeting refused by `meetings_no_overlap` is
+    /// `StoreError::Overlap`.
     pub async fn run(self, c: &mut Conn) -> StoreResult<()> {
-        if self.statements == 0 {
+        if self.statements.is_empty() {
             return Ok(());
         }
-        let sql = format!("SAVEPOINT batch;\n{}RELEASE batch;", self.sql);
-        let mut q = sqlx::query(&sql);
-        for a in self.args {
-            q = match a {
-                Arg::Text(t) => q.bind(t),
-                Arg::Int(i) => q.bind(i),
-            };
+        if c.backend() == Backend::Postgres {
+            for (text, args) in self.statements {
+                sql(text)
+                    .bind_all(args)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(map_overlap)?;
+            }
+            return Ok(());
         }
-        match q.execute(&mut *c).await {
+        let mut text = String::from("SAVEPOINT batch;\n");
+        let mut all = Vec::new();
+        for (statement, args) in self.statements {
+            text.push_str(statement);
+            text.push_str(";\n");
+            all.extend(args);
+        }
+        text.push_str("RELEASE batch;");
+        match sql(text).bind_all(all).execute(&mut *c).await {
             Ok(_) => Ok(()),
             Err(failed) => {
-                let undo = match sqlx::query("ROLLBACK TO batch").execute(&mut *c).await {
-                    Ok(_) => sqlx::query("RELEASE batch").execute(&mut *c).await,
+                let undo = match sql("ROLLBACK TO batch").execute(&mut *c).await {
+                    Ok(_) => sql("RELEASE batch").execute(&mut *c).await,
                     Err(e) => Err(e),
                 };
                 match undo {
-                    Ok(_) => Err(failed.into()),
+                    Ok(_) => Err(failed),
                     Err(undo) => Err(StoreError::Poisoned(format!("{failed}; undo: {undo}"))),
                 }
             }
@@ -94,33 +91,33 @@ impl Batch {
              calendar_agent_id, calendar_lock_until, dialogue_name, page_url) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                text(m.id.to_string()),
-                text(m.team_id.to_string()),
-                text(m.agent_id.to_string()),
-                int(to_secs(m.start)),
-                int(to_secs(m.end)),
-                int(to_secs(m.blocked.start)),
-                int(to_secs(m.blocked.end)),
-                text(m.status.as_str()),
-                text(m.visitor.email.as_str()),
-                opt_text(m.visitor.name.clone()),
-                opt_text(m.visitor.company.clone()),
-                opt_text(m.visitor.timezone.map(|z| z.name())),
-                opt_text(m.visitor.locale.clone()),
-                opt_text(m.session_id.clone()),
-                opt_text(m.dialogue_id.clone()),
-                text(serde_json::Value::Object(m.attributes.clone()).to_string()),
-                text(serde_json::to_string(&m.routing).expect("trace serializes")),
-                Arg::Int(m.took_place.map(i64::from)),
-                opt_text(m.cancel_reason.clone()),
-                text(m.calendar_status.as_str()),
-                opt_text(m.video_link.clone()),
-                int(to_secs(m.created_at)),
-                int(to_secs(m.updated_at)),
-                text(m.agent_id.to_string()),
-                Arg::Int(calendar_lease.map(to_secs)),
-                opt_text(m.dialogue_name.clone()),
-                opt_text(m.page_url.clone()),
+                m.id.into(),
+                m.team_id.into(),
+                m.agent_id.into(),
+                m.start.into(),
+                m.end.into(),
+                m.blocked.start.into(),
+                m.blocked.end.into(),
+                Arg::from(m.status.as_str()),
+                Arg::from(m.visitor.email.as_str()),
+                Arg::from(m.visitor.name.clone()),
+                Arg::from(m.visitor.company.clone()),
+                Arg::from(m.visitor.timezone.map(|z| z.name())),
+                Arg::from(m.visitor.locale.clone()),
+                Arg::from(m.session_id.clone()),
+                Arg::from(m.dialogue_id.clone()),
+                json(serde_json::Value::Object(m.attributes.clone()).to_string()),
+                json(serde_json::to_string(&m.routing).expect("trace serializes")),
+                m.took_place.into(),
+                Arg::from(m.cancel_reason.clone()),
+                Arg::from(m.calendar_status.as_str()),
+                Arg::from(m.video_link.clone()),
+                m.created_at.into(),
+                m.updated_at.into(),
+                m.agent_id.into(),
+                calendar_lease.into(),
+                Arg::from(m.dialogue_name.clone()),
+                Arg::from(m.page_url.clone()),
             ],
         );
     }
@@ -141,14 +138,14 @@ impl Batch {
             "UPDATE meetings SET agent_id = ?, starts_at = ?, ends_at = ?, blocked_from = ?, blocked_until = ?, \
              routing = ?, updated_at = ?, calendar_version = calendar_version + 1 WHERE id = ?",
             [
-                text(agent.to_string()),
-                int(to_secs(start)),
-                int(to_secs(end)),
-                int(to_secs(blocked.start)),
-                int(to_secs(blocked.end)),
-                text(serde_json::to_string(routing).expect("trace serializes")),
-                int(to_secs(now)),
-                text(id.to_string()),
+                agent.into(),
+                start.into(),
+                end.into(),
+                blocked.start.into(),
+                blocked.end.into(),
+                json(serde_json::to_string(routing).expect("trace serializes")),
+                now.into(),
+                id.into(),
             ],
         );
     }
@@ -157,7 +154,7 @@ impl Batch {
     pub fn set_team_pointer(&mut self, team: Uuid, agent: Uuid) {
         self.push(
             "UPDATE teams SET last_agent_id = ? WHERE id = ?",
-            [text(agent.to_string()), text(team.to_string())],
+            [agent.into(), team.into()],
         );
     }
 
@@ -165,7 +162,7 @@ impl Batch {
     pub fn set_rule_pointer(&mut self, team: Uuid, rule: &str, agent: Uuid) {
         self.push(
             "UPDATE routing_rules SET last_agent_id = ? WHERE team_id = ? AND name = ?",
-            [text(agent.to_string()), text(team.to_string()), text(rule)],
+            [agent.into(), team.into(), Arg::from(rule)],
         );
     }
 
@@ -173,11 +170,11 @@ impl Batch {
         self.push(
             "INSERT INTO activities (id, type, occurred_at, meeting_id, data) VALUES (?, ?, ?, ?, ?)",
             [
-                text(a.id.to_string()),
-                text(a.kind.as_str()),
-                int(to_secs(a.occurred_at)),
-                text(a.meeting_id.to_string()),
-                text(a.data.to_string()),
+                a.id.into(),
+                Arg::from(a.kind.as_str()),
+                a.occurred_at.into(),
+                a.meeting_id.into(),
+                json(a.data.to_string()),
             ],
         );
     }
@@ -189,11 +186,11 @@ impl Batch {
             "INSERT INTO webhook_deliveries (id, endpoint_id, activity_id, status, created_at, updated_at) \
              VALUES (?, ?, ?, 'pending', ?, ?)",
             [
-                text(id.to_string()),
-                text(endpoint.to_string()),
-                text(activity.to_string()),
-                int(to_secs(now)),
-                int(to_secs(now)),
+                id.into(),
+                endpoint.into(),
+                activity.into(),
+                now.into(),
+                now.into(),
             ],
         );
         id
@@ -206,13 +203,13 @@ impl Batch {
             "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
              VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
             [
-                text(Uuid::now_v7().to_string()),
-                text(kind),
-                opt_text(meeting.map(|m| m.to_string())),
-                opt_text(target),
-                int(to_secs(run_at)),
-                int(to_secs(now)),
-                int(to_secs(now)),
+                Uuid::now_v7().into(),
+                Arg::from(kind),
+                meeting.into(),
+                Arg::from(target),
+                run_at.into(),
+                now.into(),
+                now.into(),
             ],
         );
     }
@@ -224,11 +221,11 @@ impl Batch {
             "UPDATE idempotency_keys SET response_kind = ?, response_body = ? \
              WHERE scope = ? AND key = ? AND claim_token = ?",
             [
-                text(kind),
-                text(body),
-                text(claim.scope.clone()),
-                text(claim.key.clone()),
-                text(claim.token().to_owned()),
+                Arg::from(kind),
+                Arg::from(body),
+                Arg::from(claim.scope.clone()),
+                Arg::from(claim.key.clone()),
+                Arg::from(claim.token().to_owned()),
             ],
         );
     }
@@ -272,115 +269,130 @@ impl ClaimFacts {
         rules: bool,
         starts_around: Option<Span>,
     ) -> StoreResult<Self> {
-        let marks = vec!["?"; candidates.len().max(1)].join(",");
+        let backend = c.backend();
+        if backend == Backend::Postgres {
+            // The team's row is the rotation's lock: bookings of one team, on any replica, take turns from
+            // here to their commit, and each reads the pointer and the calendars the one before it left.
+            sql("SELECT id FROM teams WHERE id = ? FOR UPDATE")
+                .bind(team)
+                .fetch_optional(&mut *c)
+                .await?;
+            // The candidates' rows, in one order everywhere (no deadlock): a booking of another team that
+            // shares an agent waits here, then sees this one's meeting. `meetings_no_overlap` stays the
+            // last word if anything slips past.
+            if !candidates.is_empty() {
+                let marks = vec!["?"; candidates.len()].join(",");
+                sql(format!(
+                    "SELECT id FROM agents WHERE id IN ({marks}) ORDER BY id FOR UPDATE"
+                ))
+                .bind_all(candidates)
+                .fetch_all(&mut *c)
+                .await?;
+            }
+        }
+        // No candidate: a list that matches nothing.
+        let candidates = if candidates.is_empty() {
+            &[Uuid::nil()][..]
+        } else {
+            candidates
+        };
+        let marks = vec!["?"; candidates.len()].join(",");
+        let except = except.unwrap_or(Uuid::nil());
         let rule_pointers = if rules {
-            ";\nSELECT 'rule' AS what, last_agent_id AS v, name AS events FROM routing_rules \
+            "\nUNION ALL SELECT 'rule', CAST(last_agent_id AS TEXT), name FROM routing_rules \
              WHERE team_id = ? AND last_agent_id IS NOT NULL"
         } else {
             ""
         };
         let starts = if starts_around.is_some() {
             format!(
-                ";\nSELECT 'start' AS what, agent_id AS v, CAST(starts_at AS TEXT) AS events FROM meetings \
+                "\nUNION ALL SELECT 'start', CAST(agent_id AS TEXT), CAST({} AS TEXT) FROM meetings \
                  WHERE agent_id IN ({marks}) AND status = 'booked' AND blocked_from >= ? AND blocked_from < ? \
-                 AND starts_at >= ? AND starts_at < ? AND id != ?"
+                 AND starts_at >= ? AND starts_at < ? AND id != ?",
+                backend.epoch("starts_at")
             )
         } else {
             String::new()
         };
-        let sql = format!(
-            "SELECT 'key' AS what, claim_token AS v, NULL AS events FROM idempotency_keys \
-             WHERE scope = ? AND key = ?;\n\
-             SELECT 'pointer' AS what, last_agent_id AS v, NULL AS events FROM teams WHERE id = ?;\n\
-             SELECT DISTINCT 'busy' AS what, agent_id AS v, NULL AS events FROM meetings WHERE agent_id IN ({marks}) \
-             AND status = 'booked' AND blocked_from < ? AND blocked_from > ? AND blocked_until > ? AND id != ?;\n\
-             SELECT 'endpoint' AS what, id AS v, events FROM webhook_endpoints \
-             WHERE deleted_at IS NULL AND disabled_at IS NULL;\n\
-             SELECT 'member' AS what, a.id AS v, CAST(a.paused AS TEXT) AS events FROM team_members m \
+        // One statement (PostgreSQL prepares one at a time), one trip.
+        let text = format!(
+            "SELECT 'key' AS what, claim_token AS v, CAST(NULL AS TEXT) AS events FROM idempotency_keys \
+             WHERE scope = ? AND key = ?\n\
+             UNION ALL SELECT 'pointer', CAST(last_agent_id AS TEXT), NULL FROM teams WHERE id = ?\n\
+             UNION ALL SELECT DISTINCT 'busy', CAST(agent_id AS TEXT), NULL FROM meetings \
+             WHERE agent_id IN ({marks}) AND status = 'booked' AND blocked_from < ? AND blocked_from > ? \
+             AND blocked_until > ? AND id != ?\n\
+             UNION ALL SELECT 'endpoint', CAST(id AS TEXT), CAST(events AS TEXT) FROM webhook_endpoints \
+             WHERE deleted_at IS NULL AND disabled_at IS NULL\n\
+             UNION ALL SELECT 'member', CAST(a.id AS TEXT), CAST(a.paused AS TEXT) FROM team_members m \
              JOIN agents a ON a.id = m.agent_id WHERE m.team_id = ? AND a.deleted_at IS NULL\
              {rule_pointers}{starts}"
         );
-        let mut q = sqlx::query(&sql)
+        let margin = Duration::seconds(MAX_BLOCK_SECONDS);
+        let mut q = sql(text)
             .bind(key.map(|k| k.scope.clone()))
             .bind(key.map(|k| k.key.clone()))
-            .bind(team.to_string());
-        if candidates.is_empty() {
-            q = q.bind(String::new());
+            .bind(team)
+            .bind_all(candidates)
+            .bind(blocked.end)
+            .bind(blocked.start - margin)
+            .bind(blocked.start)
+            .bind(except)
+            .bind(team);
+        if rules {
+            q = q.bind(team);
         }
-        for a in candidates {
-            q = q.bind(a.to_string());
+        if let Some(range) = starts_around {
+            // A meeting's blocked range begins at most a day's buffers before its start.
+            q = q
+                .bind_all(candidates)
+                .bind(range.start - margin)
+                .bind(range.end)
+                .bind(range.start)
+                .bind(range.end)
+                .bind(except);
         }
-        let q = q
-            .bind(to_secs(blocked.end))
-            .bind(to_secs(blocked.start) - MAX_BLOCK_SECONDS)
-            .bind(to_secs(blocked.start))
-            .bind(except.map(|u| u.to_string()).unwrap_or_default())
-            .bind(team.to_string());
-        let q = if rules { q.bind(team.to_string()) } else { q };
-        let q = match starts_around {
-            None => q,
-            Some(range) => {
-                let mut q = q;
-                if candidates.is_empty() {
-                    q = q.bind(String::new());
-                }
-                for a in candidates {
-                    q = q.bind(a.to_string());
-                }
-                // A meeting's blocked range begins at most a day's buffers before its start.
-                q.bind(to_secs(range.start) - MAX_BLOCK_SECONDS)
-                    .bind(to_secs(range.end))
-                    .bind(to_secs(range.start))
-                    .bind(to_secs(range.end))
-                    .bind(except.map(|u| u.to_string()).unwrap_or_default())
-            }
-        };
-        let found: Vec<SqliteRow> = q.fetch_all(&mut *c).await?;
+        let found = q.fetch_all(&mut *c).await?;
         let mut facts = ClaimFacts {
             key_held: key.is_none(),
             ..ClaimFacts::default()
         };
         for r in &found {
-            let what: String = r.try_get("what")?;
+            let what = r.text("what")?;
             match what.as_str() {
                 "key" => {
-                    let token: Option<String> = r.try_get("v")?;
+                    let token = r.opt_text("v")?;
                     facts.key_held = key.is_some_and(|k| token.as_deref() == Some(k.token()));
                 }
-                "pointer" => {
-                    let v: Option<String> = r.try_get("v")?;
-                    facts.pointer = v.and_then(|s| Uuid::parse_str(&s).ok());
-                }
+                "pointer" => facts.pointer = r.opt_uuid("v")?,
                 "busy" => {
-                    facts.overlapping.insert(rows::uuid(r, "v")?);
+                    facts.overlapping.insert(r.uuid("v")?);
                 }
                 "rule" => {
-                    let name: String = r.try_get("events")?;
-                    facts.rule_pointers.insert(name, rows::uuid(r, "v")?);
+                    facts.rule_pointers.insert(r.text("events")?, r.uuid("v")?);
                 }
                 "start" => {
-                    let at: String = r.try_get("events")?;
+                    let at = r.text("events")?;
                     let at = at
                         .parse::<i64>()
                         .map_err(|e| StoreError::Corrupt(format!("starts_at: {e}")))?;
                     facts
                         .starts
-                        .entry(rows::uuid(r, "v")?)
+                        .entry(r.uuid("v")?)
                         .or_default()
                         .push(super::from_secs(at));
                 }
                 "member" => {
-                    let paused: Option<String> = r.try_get("events")?;
-                    facts
-                        .members
-                        .insert(rows::uuid(r, "v")?, paused.as_deref() == Some("1"));
+                    // SQLite's flag reads "1", PostgreSQL's boolean "true".
+                    let paused = r.opt_text("events")?;
+                    let paused = matches!(paused.as_deref(), Some("1" | "true"));
+                    facts.members.insert(r.uuid("v")?, paused);
                 }
                 _ => {
-                    let events: String = r.try_get("events")?;
-                    let events: Vec<String> = serde_json::from_str(&events)
+                    let events: Vec<String> = serde_json::from_str(&r.text("events")?)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     if events.iter().any(|e| e == event) {
-                        facts.endpoints.push(rows::uuid(r, "v")?);
+                        facts.endpoints.push(r.uuid("v")?);
                     }
                 }
             }

@@ -2,11 +2,9 @@
 //! generation that retires old links. The store keeps sealed bytes; it never sees a token in clear.
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Store, StoreError, StoreResult};
+use super::{sql, Row, Store, StoreError, StoreResult};
 use crate::domain::model::CalendarKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,24 +38,24 @@ pub struct ConnectionRow {
     pub updated_at: DateTime<Utc>,
 }
 
-fn connection(row: &SqliteRow) -> StoreResult<ConnectionRow> {
-    let provider: String = row.try_get("provider")?;
-    let status: String = row.try_get("status")?;
+fn connection(row: &Row) -> StoreResult<ConnectionRow> {
+    let provider = row.text("provider")?;
+    let status = row.text("status")?;
     Ok(ConnectionRow {
-        agent_id: rows::uuid(row, "agent_id")?,
+        agent_id: row.uuid("agent_id")?,
         provider: CalendarKind::parse(&provider)
             .ok_or_else(|| StoreError::Corrupt(format!("provider {provider}")))?,
-        account_email: row.try_get("account_email")?,
+        account_email: row.text("account_email")?,
         status: match status.as_str() {
             "connected" => ConnectionStatus::Connected,
             _ => ConnectionStatus::Disconnected,
         },
-        reason: row.try_get("reason")?,
-        access_token: row.try_get("access_token")?,
-        refresh_token: row.try_get("refresh_token")?,
-        access_expires_at: from_secs(row.try_get("access_expires_at")?),
-        connected_at: from_secs(row.try_get("connected_at")?),
-        updated_at: from_secs(row.try_get("updated_at")?),
+        reason: row.opt_text("reason")?,
+        access_token: row.bytes("access_token")?,
+        refresh_token: row.bytes("refresh_token")?,
+        access_expires_at: row.time("access_expires_at")?,
+        connected_at: row.time("connected_at")?,
+        updated_at: row.time("updated_at")?,
     })
 }
 
@@ -78,35 +76,40 @@ impl Store {
     /// brings the agent into rotation in every queue it is in.
     pub async fn save_connection(&self, c: &ConnectionRow) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO calendar_connections (agent_id, provider, account_email, status, reason, \
+        sql(
+            "INSERT INTO calendar_connections (agent_id, provider, account_email, status, reason, \
              access_token, refresh_token, access_expires_at, connected_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (agent_id) DO UPDATE SET provider = excluded.provider, \
+             account_email = excluded.account_email, status = excluded.status, reason = excluded.reason, \
+             access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
+             access_expires_at = excluded.access_expires_at, connected_at = excluded.connected_at, \
+             updated_at = excluded.updated_at",
         )
-        .bind(c.agent_id.to_string())
+        .bind(c.agent_id)
         .bind(c.provider.as_str())
         .bind(&c.account_email)
         .bind(c.status.as_str())
-        .bind(&c.reason)
-        .bind(&c.access_token)
-        .bind(&c.refresh_token)
-        .bind(to_secs(c.access_expires_at))
-        .bind(to_secs(c.connected_at))
-        .bind(to_secs(c.updated_at))
-        .execute(&mut *tx)
+        .bind(c.reason.as_ref())
+        .bind(c.access_token.clone())
+        .bind(c.refresh_token.clone())
+        .bind(c.access_expires_at)
+        .bind(c.connected_at)
+        .bind(c.updated_at)
+        .execute(&mut tx)
         .await?;
-        sqlx::query("UPDATE agents SET calendar = ? WHERE id = ? AND deleted_at IS NULL")
+        sql("UPDATE agents SET calendar = ? WHERE id = ? AND deleted_at IS NULL")
             .bind(c.provider.as_str())
-            .bind(c.agent_id.to_string())
-            .execute(&mut *tx)
+            .bind(c.agent_id)
+            .execute(&mut tx)
             .await?;
         self.commit(tx).await
     }
 
     pub async fn connection(&self, agent: Uuid) -> StoreResult<Option<ConnectionRow>> {
-        let row = sqlx::query("SELECT * FROM calendar_connections WHERE agent_id = ?")
-            .bind(agent.to_string())
-            .fetch_optional(&self.read)
+        let row = sql("SELECT * FROM calendar_connections WHERE agent_id = ?")
+            .bind(agent)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(connection).transpose()
     }
@@ -121,19 +124,19 @@ impl Store {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql(
             "UPDATE calendar_connections SET access_token = ?, refresh_token = ?, access_expires_at = ?, \
              updated_at = ? WHERE agent_id = ? AND connected_at = ? AND status = 'connected'",
         )
-        .bind(access)
-        .bind(refresh)
-        .bind(to_secs(expires_at))
-        .bind(to_secs(now))
-        .bind(agent.to_string())
-        .bind(to_secs(connected_at))
-        .execute(&self.write)
+        .bind(access.to_vec())
+        .bind(refresh.to_vec())
+        .bind(expires_at)
+        .bind(now)
+        .bind(agent)
+        .bind(connected_at)
+        .execute(self.direct())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// The provider refused the grant: the connection is marked disconnected with the reason and the agent
@@ -147,60 +150,62 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let done = sql(
             "UPDATE calendar_connections SET status = 'disconnected', reason = ?, updated_at = ? \
              WHERE agent_id = ? AND connected_at = ? AND status = 'connected'",
         )
         .bind(reason)
-        .bind(to_secs(now))
-        .bind(agent.to_string())
-        .bind(to_secs(connected_at))
-        .execute(&mut *tx)
+        .bind(now)
+        .bind(agent)
+        .bind(connected_at)
+        .execute(&mut tx)
         .await?;
-        if done.rows_affected() == 1 {
-            sqlx::query("UPDATE agents SET calendar = 'none' WHERE id = ?")
-                .bind(agent.to_string())
-                .execute(&mut *tx)
+        if done == 1 {
+            sql("UPDATE agents SET calendar = 'none' WHERE id = ?")
+                .bind(agent)
+                .execute(&mut tx)
                 .await?;
         }
         self.commit(tx).await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// The agent's connect-link generation (None: no such live agent).
     pub async fn connect_generation(&self, agent: Uuid) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT connect_generation FROM agents WHERE id = ? AND deleted_at IS NULL",
-        )
-        .bind(agent.to_string())
-        .fetch_optional(&self.read)
-        .await?)
+        sql("SELECT connect_generation FROM agents WHERE id = ? AND deleted_at IS NULL")
+            .bind(agent)
+            .fetch_optional(self.reader())
+            .await?
+            .map(|r| r.int("connect_generation"))
+            .transpose()
     }
 
     /// Retires every connect link of the agent issued so far; returns the new generation.
     pub async fn next_connect_generation(&self, agent: Uuid) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
+        sql(
             "UPDATE agents SET connect_generation = connect_generation + 1 \
              WHERE id = ? AND deleted_at IS NULL RETURNING connect_generation",
         )
-        .bind(agent.to_string())
-        .fetch_optional(&self.write)
-        .await?)
+        .bind(agent)
+        .fetch_optional(self.direct())
+        .await?
+        .map(|r| r.int("connect_generation"))
+        .transpose()
     }
 
     pub async fn insert_oauth_flow(&self, f: &OAuthFlow) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "INSERT INTO oauth_flows (state, agent_id, provider, link_generation, pkce_verifier, created_at, expires_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&f.state)
-        .bind(f.agent_id.to_string())
+        .bind(f.agent_id)
         .bind(f.provider.as_str())
         .bind(f.link_generation)
-        .bind(&f.pkce_verifier)
-        .bind(to_secs(f.created_at))
-        .bind(to_secs(f.expires_at))
-        .execute(&self.write)
+        .bind(f.pkce_verifier.clone())
+        .bind(f.created_at)
+        .bind(f.expires_at)
+        .execute(self.direct())
         .await?;
         Ok(())
     }
@@ -212,33 +217,32 @@ impl Store {
         state: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<OAuthFlow>> {
-        let row = sqlx::query(
+        let row = sql(
             "UPDATE oauth_flows SET used_at = ? WHERE state = ? AND used_at IS NULL RETURNING *",
         )
-        .bind(to_secs(now))
+        .bind(now)
         .bind(state)
-        .fetch_optional(&self.write)
+        .fetch_optional(self.direct())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let provider: String = row.try_get("provider")?;
+        let provider = row.text("provider")?;
         Ok(Some(OAuthFlow {
-            state: row.try_get("state")?,
-            agent_id: rows::uuid(&row, "agent_id")?,
+            state: row.text("state")?,
+            agent_id: row.uuid("agent_id")?,
             provider: CalendarKind::parse(&provider)
                 .ok_or_else(|| StoreError::Corrupt(format!("provider {provider}")))?,
-            link_generation: row.try_get("link_generation")?,
-            pkce_verifier: row.try_get("pkce_verifier")?,
-            created_at: from_secs(row.try_get("created_at")?),
-            expires_at: from_secs(row.try_get("expires_at")?),
+            link_generation: row.int("link_generation")?,
+            pkce_verifier: row.bytes("pkce_verifier")?,
+            created_at: row.time("created_at")?,
+            expires_at: row.time("expires_at")?,
         }))
     }
 
     /// Forgets OAuth round trips that ended or expired before `before`.
     pub async fn purge_oauth_flows(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        Ok(sqlx::query("DELETE FROM oauth_flows WHERE expires_at < ?")
-            .bind(to_secs(before))
-            .execute(&self.write)
-            .await?
-            .rows_affected())
+        sql("DELETE FROM oauth_flows WHERE expires_at < ?")
+            .bind(before)
+            .execute(self.direct())
+            .await
     }
 }

@@ -1,10 +1,9 @@
 //! What the fairness view counts: the meetings a team routed in a window, with their decision traces.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{rows, to_secs, Store, StoreError, StoreResult};
+use super::{sql, Store, StoreError, StoreResult};
 use crate::domain::fairness::RoutedMeeting;
 use crate::domain::model::MeetingStatus;
 
@@ -21,25 +20,23 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<RoutedMeeting>> {
-        let found = sqlx::query(
-            "SELECT agent_id, status, routing FROM meetings \
+        let found = sql("SELECT agent_id, status, routing FROM meetings \
              WHERE starts_at >= ? AND team_id = ? AND created_at >= ? AND created_at <= ? \
-             ORDER BY created_at, id LIMIT ?",
-        )
-        .bind(to_secs(from))
-        .bind(team_id.to_string())
-        .bind(to_secs(from))
-        .bind(to_secs(to))
+             ORDER BY created_at, id LIMIT ?")
+        .bind(from)
+        .bind(team_id)
+        .bind(from)
+        .bind(to)
         .bind(MAX_ROUTED)
-        .fetch_all(&self.read)
+        .fetch_all(self.reader())
         .await?;
         found
             .iter()
             .map(|row| {
-                let status: String = row.try_get("status")?;
-                let routing: String = row.try_get("routing")?;
+                let status = row.text("status")?;
+                let routing = row.json_text("routing")?;
                 Ok(RoutedMeeting {
-                    agent_id: rows::uuid(row, "agent_id")?,
+                    agent_id: row.uuid("agent_id")?,
                     status: MeetingStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
                     routing: serde_json::from_str(&routing)

@@ -3,11 +3,9 @@
 //! whose lease ran out (the process died mid-request) may be taken over.
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::Row;
-
 use uuid::Uuid;
 
-use super::{from_secs, to_secs, Conn, Store, StoreError, StoreResult};
+use super::{from_secs, sql, to_secs, Conn, Store, StoreError, StoreResult};
 
 /// How long keys are kept; PROVIDERS.md asks for at least 24 hours.
 pub const KEY_LIFETIME_HOURS: i64 = 48;
@@ -147,7 +145,7 @@ impl Store {
         outcome: &Recorded,
     ) -> StoreResult<bool> {
         let (kind, body) = outcome.encode();
-        let done = sqlx::query(
+        let done = sql(
             "UPDATE idempotency_keys SET response_kind = ?, response_body = ? \
              WHERE scope = ? AND key = ? AND claim_token = ?",
         )
@@ -156,9 +154,9 @@ impl Store {
         .bind(&claim.scope)
         .bind(&claim.key)
         .bind(&claim.token)
-        .execute(&mut *c)
+        .execute(c)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// `save_outcome_in` on its own (an answer that changed nothing else: a slot taken).
@@ -173,80 +171,82 @@ impl Store {
     /// Lets the key go after a failure that must not be replayed (bad input, a server error): a retry
     /// starts afresh. Only this request's own, unfinished claim is removed.
     pub async fn release_idempotency_key(&self, claim: &ClaimedKey) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND claim_token = ? \
              AND response_status IS NULL AND response_kind IS NULL",
         )
         .bind(&claim.scope)
         .bind(&claim.key)
         .bind(&claim.token)
-        .execute(&self.write)
+        .execute(self.direct())
         .await?;
         Ok(())
     }
 
     /// Forgets keys older than their lifetime.
     pub async fn purge_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
-            .bind(to_secs(now - Duration::hours(KEY_LIFETIME_HOURS)))
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected())
+        sql("DELETE FROM idempotency_keys WHERE created_at < ?")
+            .bind(now - Duration::hours(KEY_LIFETIME_HOURS))
+            .execute(self.direct())
+            .await
     }
 }
 
 /// The claim itself, on the writer's connection: a new key is one statement; anything else is decided from
-/// the row as it is.
+/// the row as it is, locked (`Backend::for_update`) so that on PostgreSQL a request of another replica
+/// deciding about the same key waits for this decision and then sees it.
 async fn claim_on(
     c: &mut Conn,
     claimed: ClaimedKey,
     request_hash: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Claim> {
-    if insert_claim(c, &claimed, request_hash, now, "DO NOTHING").await? {
-        return Ok(Claim::Started(claimed));
-    }
-    let existing = sqlx::query(
-        "SELECT request_hash, response_kind, response_status, response_body, locked_until, created_at \
-         FROM idempotency_keys WHERE scope = ? AND key = ?",
-    )
-    .bind(&claimed.scope)
-    .bind(&claimed.key)
-    .fetch_optional(&mut *c)
-    .await?;
     let expired_before = to_secs(now - Duration::hours(KEY_LIFETIME_HOURS));
-    if let Some(row) = existing {
-        let created: i64 = row.try_get("created_at")?;
-        if created >= expired_before {
-            let hash: String = row.try_get("request_hash")?;
-            if hash != request_hash {
+    loop {
+        if insert_claim(c, &claimed, request_hash, now, "DO NOTHING").await? {
+            return Ok(Claim::Started(claimed));
+        }
+        let existing = sql(format!(
+            "SELECT request_hash, response_kind, response_status, response_body, locked_until, created_at \
+             FROM idempotency_keys WHERE scope = ? AND key = ?{}",
+            c.backend().for_update()
+        ))
+        .bind(&claimed.scope)
+        .bind(&claimed.key)
+        .fetch_optional(&mut *c)
+        .await?;
+        // The key was released or purged by another transaction since the insert found it (PostgreSQL; on
+        // SQLite the write transaction sees the row it conflicted with): claim it afresh.
+        let Some(row) = existing else { continue };
+        if to_secs(row.time("created_at")?) >= expired_before {
+            if row.text("request_hash")? != request_hash {
                 return Ok(Claim::Mismatch);
             }
-            let kind: Option<String> = row.try_get("response_kind")?;
-            let status: Option<i64> = row.try_get("response_status")?;
-            let body: Option<String> = row.try_get("response_body")?;
+            let kind = row.opt_text("response_kind")?;
+            let status = row.opt_int("response_status")?;
+            let body = row.opt_text("response_body")?;
             if let Some(done) = Recorded::decode(kind.as_deref(), status, body.unwrap_or_default())?
             {
                 return Ok(Claim::Replay(done));
             }
-            let locked_until: i64 = row.try_get("locked_until")?;
-            if locked_until > to_secs(now) {
+            if to_secs(row.time("locked_until")?) > to_secs(now) {
                 return Ok(Claim::InFlight);
             }
         }
+        // Expired, or a claim whose lease ran out: take it over with a new token (the row stays locked
+        // until this transaction ends).
+        insert_claim(
+            c,
+            &claimed,
+            request_hash,
+            now,
+            "DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, response_kind = NULL, \
+             response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at, \
+             claim_token = excluded.claim_token",
+        )
+        .await?;
+        return Ok(Claim::Started(claimed));
     }
-    // Expired, or a claim whose lease ran out: take it over with a new token.
-    insert_claim(
-        c,
-        &claimed,
-        request_hash,
-        now,
-        "DO UPDATE SET request_hash = excluded.request_hash, response_status = NULL, response_kind = NULL, \
-         response_body = NULL, locked_until = excluded.locked_until, created_at = excluded.created_at, \
-         claim_token = excluded.claim_token",
-    )
-    .await?;
-    Ok(Claim::Started(claimed))
 }
 
 /// Writes this request's claim of the key; `on_conflict` says what an existing row gets. True when a row was
@@ -258,20 +258,19 @@ async fn insert_claim(
     now: DateTime<Utc>,
     on_conflict: &'static str,
 ) -> StoreResult<bool> {
-    let sql = format!(
+    let done = sql(format!(
         "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body, locked_until, \
          created_at, claim_token) VALUES (?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT (scope, key) {on_conflict}"
-    );
-    let done = sqlx::query(&sql)
-        .bind(&claimed.scope)
-        .bind(&claimed.key)
-        .bind(request_hash)
-        .bind(to_secs(now + Duration::seconds(LEASE_SECONDS)))
-        .bind(to_secs(now))
-        .bind(&claimed.token)
-        .execute(&mut *c)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    ))
+    .bind(&claimed.scope)
+    .bind(&claimed.key)
+    .bind(request_hash)
+    .bind(now + Duration::seconds(LEASE_SECONDS))
+    .bind(now)
+    .bind(&claimed.token)
+    .execute(c)
+    .await?;
+    Ok(done == 1)
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@
 //! parks it as dead with the reason.
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Conn, Store, StoreResult};
+use super::{from_secs, sql, Conn, Row, Store, StoreResult};
 use crate::mail::render::MailKind;
 use crate::outbox::{Job, UnreadableJob};
 
@@ -93,22 +92,22 @@ fn email_target(target: &str) -> Option<Job> {
     })
 }
 
-fn job(r: &sqlx::sqlite::SqliteRow) -> StoreResult<JobRow> {
-    let kind: String = r.try_get("kind")?;
-    let meeting: Option<String> = r.try_get("meeting_id")?;
-    let target: Option<String> = r.try_get("target")?;
+fn job(r: &Row) -> StoreResult<JobRow> {
+    let kind = r.text("kind")?;
+    let meeting = r.opt_text("meeting_id")?;
+    let target = r.opt_text("target")?;
     Ok(JobRow {
-        id: rows::uuid(r, "id")?,
+        id: r.uuid("id")?,
         job: decode(&kind, meeting.as_deref(), target.as_deref()),
         kind,
         meeting_id: meeting.and_then(|m| Uuid::parse_str(&m).ok()),
-        status: r.try_get("status")?,
-        locked_until: r.try_get("locked_until")?,
-        attempts: r.try_get::<i64, _>("attempts")? as u32,
-        run_at: from_secs(r.try_get("run_at")?),
-        last_error: r.try_get("last_error")?,
-        created_at: from_secs(r.try_get("created_at")?),
-        updated_at: from_secs(r.try_get("updated_at")?),
+        status: r.text("status")?,
+        locked_until: r.opt_int("locked_until")?,
+        attempts: r.int("attempts")? as u32,
+        run_at: r.time("run_at")?,
+        last_error: r.opt_text("last_error")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
     })
 }
 
@@ -123,23 +122,26 @@ impl Store {
     ) -> StoreResult<Uuid> {
         let (kind, meeting_id, target) = encode(job);
         let id = Uuid::now_v7();
-        sqlx::query(
+        sql(
             "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
              VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(kind)
-        .bind(meeting_id.map(|m| m.to_string()))
+        .bind(meeting_id)
         .bind(target)
-        .bind(to_secs(run_at))
-        .bind(to_secs(now))
-        .bind(to_secs(now))
+        .bind(run_at)
+        .bind(now)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         Ok(id)
     }
 
-    /// Claims up to `limit` due jobs for `lease`, counting the attempt; oldest due first.
+    /// Claims up to `limit` due jobs for `lease`, counting the attempt; oldest due first, and jobs due at the
+    /// same time in the order they were written (their ids are UUIDv7, made as they are written). On
+    /// PostgreSQL the jobs are picked with `FOR UPDATE SKIP LOCKED`: workers of several replicas claiming at
+    /// once each take other jobs, none waits for another's claim.
     pub async fn claim_due_jobs(
         &self,
         now: DateTime<Utc>,
@@ -147,34 +149,36 @@ impl Store {
         limit: u32,
     ) -> StoreResult<Vec<JobRow>> {
         let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query(
+        let claimed = sql(format!(
             "UPDATE jobs SET locked_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN ( \
                SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ? \
-               AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at LIMIT ?) \
+               AND (locked_until IS NULL OR locked_until <= ?) ORDER BY run_at LIMIT ?{}) \
              RETURNING *",
-        )
-        .bind(to_secs(now + lease))
-        .bind(to_secs(now))
-        .bind(to_secs(now))
-        .bind(to_secs(now))
-        .bind(limit as i64)
-        .fetch_all(&mut *tx)
+            self.backend().skip_locked()
+        ))
+        .bind(now + lease)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut tx)
         .await?;
         self.commit(tx).await?;
         let mut jobs = claimed.iter().map(job).collect::<StoreResult<Vec<_>>>()?;
-        jobs.sort_by_key(|j| j.run_at);
+        // The rows come back in whatever order the update visited them (SQLite: as written; PostgreSQL: any).
+        jobs.sort_by_key(|j| (j.run_at, j.id));
         Ok(jobs)
     }
 
     /// Marks the job done, if this worker's claim still holds it (a claim that ran out and was taken over by
     /// another worker leaves the job to that worker).
     pub async fn finish_job(&self, job: &JobRow, now: DateTime<Utc>) -> StoreResult<()> {
-        let id = job.id;
-        sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND locked_until IS ?")
-            .bind(to_secs(now))
-            .bind(id.to_string())
-            .bind(job.locked_until)
-            .execute(&self.write)
+        sql("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = ? \
+             WHERE id = ? AND locked_until IS NOT DISTINCT FROM ?")
+            .bind(now)
+            .bind(job.id)
+            .bind(claim(job))
+            .execute(self.direct())
             .await?;
         Ok(())
     }
@@ -187,94 +191,103 @@ impl Store {
         error: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let id = job.id;
-        sqlx::query("UPDATE jobs SET run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND locked_until IS ?")
-            .bind(to_secs(run_at))
-            .bind(error)
-            .bind(to_secs(now))
-            .bind(id.to_string())
-            .bind(job.locked_until)
-            .execute(&self.write)
-            .await?;
+        sql(
+            "UPDATE jobs SET run_at = ?, locked_until = NULL, last_error = ?, updated_at = ? \
+             WHERE id = ? AND locked_until IS NOT DISTINCT FROM ?",
+        )
+        .bind(run_at)
+        .bind(error)
+        .bind(now)
+        .bind(job.id)
+        .bind(claim(job))
+        .execute(self.direct())
+        .await?;
         Ok(())
     }
 
     /// Parks a job that gave up as `dead`, with its last error.
     pub async fn bury_job(&self, job: &JobRow, error: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        let id = job.id;
-        sqlx::query("UPDATE jobs SET status = 'dead', locked_until = NULL, last_error = ?, updated_at = ? WHERE id = ? AND locked_until IS ?")
-            .bind(error)
-            .bind(to_secs(now))
-            .bind(id.to_string())
-            .bind(job.locked_until)
-            .execute(&self.write)
-            .await?;
+        sql(
+            "UPDATE jobs SET status = 'dead', locked_until = NULL, last_error = ?, updated_at = ? \
+             WHERE id = ? AND locked_until IS NOT DISTINCT FROM ?",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(job.id)
+        .bind(claim(job))
+        .execute(self.direct())
+        .await?;
         Ok(())
     }
 
     /// Gives back claims this process holds but will not run (shutdown): the attempt does not count.
     pub async fn release_jobs(&self, ids: &[Uuid]) -> StoreResult<()> {
+        let release = format!(
+            "UPDATE jobs SET locked_until = NULL, attempts = {} WHERE id = ? AND status = 'pending'",
+            self.backend().greatest("attempts - 1", "0")
+        );
         for id in ids {
-            sqlx::query("UPDATE jobs SET locked_until = NULL, attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = 'pending'")
-                .bind(id.to_string())
-                .execute(&self.write)
-                .await?;
+            sql(release.clone()).bind(id).execute(self.direct()).await?;
         }
         Ok(())
     }
 
     /// A dead job back to pending, due now, with a fresh count of tries. False when it is not dead.
     pub async fn revive_job(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql(
             "UPDATE jobs SET status = 'pending', attempts = 0, run_at = ?, locked_until = NULL, updated_at = ? \
              WHERE id = ? AND status = 'dead'",
         )
-        .bind(to_secs(now))
-        .bind(to_secs(now))
-        .bind(id.to_string())
-        .execute(&self.write)
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(self.direct())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     pub async fn job(&self, id: Uuid) -> StoreResult<Option<JobRow>> {
-        let r = sqlx::query("SELECT * FROM jobs WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
+        let r = sql("SELECT * FROM jobs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.reader())
             .await?;
         r.as_ref().map(job).transpose()
     }
 
     /// How many jobs are in each status (for the metrics).
     pub async fn job_counts(&self) -> StoreResult<Vec<(String, i64)>> {
-        Ok(
-            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-                .fetch_all(&self.read)
-                .await?,
-        )
+        sql("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|r| Ok((r.text("status")?, r.int("n")?)))
+            .collect()
     }
 
     /// When the oldest pending job that is due at `now` became due (None: nothing is due). For /metrics.
     pub async fn oldest_due_job(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
-        let oldest: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(run_at) FROM jobs WHERE status = 'pending' AND run_at <= ?",
-        )
-        .bind(to_secs(now))
-        .fetch_one(&self.read)
-        .await?;
-        Ok(oldest.map(from_secs))
+        sql("SELECT MIN(run_at) AS t FROM jobs WHERE status = 'pending' AND run_at <= ?")
+            .bind(now)
+            .fetch_one(self.reader())
+            .await?
+            .opt_time("t")
     }
 
     /// Jobs in a status, most recently changed first, at most `limit`.
     pub async fn list_jobs(&self, status: Option<&str>, limit: u32) -> StoreResult<Vec<JobRow>> {
-        let all = sqlx::query("SELECT * FROM jobs WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?")
+        let all = sql("SELECT * FROM jobs WHERE (? IS NULL OR status = ?) ORDER BY updated_at DESC, id DESC LIMIT ?")
             .bind(status)
             .bind(status)
-            .bind(limit as i64)
-            .fetch_all(&self.read)
+            .bind(limit)
+            .fetch_all(self.reader())
             .await?;
         all.iter().map(job).collect()
     }
+}
+
+/// The claim `job` was read under, as the instant it ends (what settling it compares `locked_until` with).
+fn claim(job: &JobRow) -> Option<DateTime<Utc>> {
+    job.locked_until.map(from_secs)
 }
 
 #[cfg(test)]

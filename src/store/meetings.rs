@@ -1,10 +1,10 @@
 //! Meetings: the overlap check and insert of a booking, cancel and reschedule, listings for admins.
 
-use chrono::{DateTime, Utc};
-use sqlx::Row;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Conn, Store, StoreResult};
+use super::sql::Arg;
+use super::{rows, sql, Conn, Store, StoreResult};
 use crate::domain::availability::Span;
 use crate::domain::model::{CalendarStatus, Meeting, MeetingStatus};
 
@@ -49,16 +49,16 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql(
             "UPDATE meetings SET status = 'cancelled', cancel_reason = ?, updated_at = ?, calendar_version = calendar_version + 1 \
              WHERE id = ? AND status = 'booked'",
         )
         .bind(reason)
-        .bind(to_secs(now))
-        .bind(id.to_string())
+        .bind(now)
+        .bind(id)
         .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Takes the meeting's calendar lease until `until`; false while another sync holds it.
@@ -70,16 +70,14 @@ impl Store {
     ) -> StoreResult<bool> {
         self.write_atomic(move |c| {
             Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
-                     AND (calendar_lock_until IS NULL OR calendar_lock_until <= ?)",
-                )
-                .bind(to_secs(until))
-                .bind(id.to_string())
-                .bind(to_secs(now))
+                let done = sql("UPDATE meetings SET calendar_lock_until = ? WHERE id = ? \
+                     AND (calendar_lock_until IS NULL OR calendar_lock_until <= ?)")
+                .bind(until)
+                .bind(id)
+                .bind(now)
                 .execute(&mut *c)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                Ok(done == 1)
             })
         })
         .await
@@ -88,11 +86,11 @@ impl Store {
     pub async fn unlock_calendar(&self, id: Uuid, until: DateTime<Utc>) -> StoreResult<()> {
         self.write_atomic(move |c| {
             Box::pin(async move {
-                sqlx::query(
+                sql(
                     "UPDATE meetings SET calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
                 )
-                .bind(id.to_string())
-                .bind(to_secs(until))
+                .bind(id)
+                .bind(until)
                 .execute(&mut *c)
                 .await?;
                 Ok(())
@@ -110,18 +108,18 @@ impl Store {
     ) -> StoreResult<bool> {
         self.write_atomic(move |c| {
             Box::pin(async move {
-                let done = sqlx::query(
+                let done = sql(
                     "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, \
                      calendar_status = ?, video_link = NULL WHERE id = ? AND calendar_lock_until = ?",
                 )
-                .bind(holder.map(|h| h.to_string()))
-                .bind(cleanup.map(|h| h.to_string()))
+                .bind(holder)
+                .bind(cleanup)
                 .bind(CalendarStatus::Pending.as_str())
-                .bind(id.to_string())
-                .bind(to_secs(lease))
+                .bind(id)
+                .bind(lease)
                 .execute(&mut *c)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                Ok(done == 1)
             })
         })
         .await
@@ -139,22 +137,26 @@ impl Store {
         status: CalendarStatus,
         video_link: Option<&str>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let synced = tx.backend().greatest(
+            "calendar_synced_version",
+            "CASE WHEN ? IS NULL THEN ? ELSE 0 END",
+        );
+        let done = sql(format!(
             "UPDATE meetings SET calendar_agent_id = ?, calendar_cleanup_agent_id = ?, calendar_status = ?, \
-             video_link = ?, calendar_synced_version = MAX(calendar_synced_version, CASE WHEN ? IS NULL THEN ? ELSE 0 END), \
-             calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?",
-        )
-        .bind(holder.map(|h| h.to_string()))
-        .bind(cleanup.map(|h| h.to_string()))
+             video_link = ?, calendar_synced_version = {synced}, \
+             calendar_lock_until = NULL WHERE id = ? AND calendar_lock_until = ?"
+        ))
+        .bind(holder)
+        .bind(cleanup)
         .bind(status.as_str())
         .bind(video_link)
-        .bind(cleanup.map(|h| h.to_string()))
+        .bind(cleanup)
         .bind(version)
-        .bind(id.to_string())
-        .bind(to_secs(lease))
+        .bind(id)
+        .bind(lease)
         .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     pub async fn set_took_place(
@@ -163,26 +165,26 @@ impl Store {
         took_place: Option<bool>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE meetings SET took_place = ?, updated_at = ? WHERE id = ?")
-            .bind(took_place.map(|b| b as i64))
-            .bind(to_secs(now))
-            .bind(id.to_string())
-            .execute(&self.write)
+        let done = sql("UPDATE meetings SET took_place = ?, updated_at = ? WHERE id = ?")
+            .bind(took_place)
+            .bind(now)
+            .bind(id)
+            .execute(self.direct())
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     pub async fn meeting(&self, id: Uuid) -> StoreResult<Option<Meeting>> {
-        let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
+        let row = sql(format!("{MEETING_SELECT} WHERE m.id = ?"))
+            .bind(id)
+            .fetch_optional(self.reader())
             .await?;
         row.as_ref().map(rows::meeting).transpose()
     }
 
     pub async fn meeting_in(&self, tx: &mut Conn, id: Uuid) -> StoreResult<Option<Meeting>> {
-        let row = sqlx::query(&format!("{MEETING_SELECT} WHERE m.id = ?"))
-            .bind(id.to_string())
+        let row = sql(format!("{MEETING_SELECT} WHERE m.id = ?"))
+            .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
         row.as_ref().map(rows::meeting).transpose()
@@ -198,27 +200,23 @@ impl Store {
             return Ok(Vec::new());
         }
         let marks = vec!["?"; agents.len()].join(",");
-        let sql = format!(
+        let all = sql(format!(
             "SELECT agent_id, blocked_from, blocked_until FROM meetings WHERE status = 'booked' \
              AND agent_id IN ({marks}) AND blocked_from < ? AND blocked_from > ? AND blocked_until > ?"
-        );
-        let mut q = sqlx::query(&sql);
-        for a in agents {
-            q = q.bind(a.to_string());
-        }
-        let all = q
-            .bind(to_secs(window.end))
-            .bind(to_secs(window.start) - MAX_BLOCK_SECONDS)
-            .bind(to_secs(window.start))
-            .fetch_all(&self.read)
-            .await?;
+        ))
+        .bind_all(agents)
+        .bind(window.end)
+        .bind(window.start - Duration::seconds(MAX_BLOCK_SECONDS))
+        .bind(window.start)
+        .fetch_all(self.reader())
+        .await?;
         all.iter()
             .map(|r| {
                 Ok((
-                    rows::uuid(r, "agent_id")?,
+                    r.uuid("agent_id")?,
                     Span {
-                        start: from_secs(r.try_get("blocked_from")?),
-                        end: from_secs(r.try_get("blocked_until")?),
+                        start: r.time("blocked_from")?,
+                        end: r.time("blocked_until")?,
                     },
                 ))
             })
@@ -235,75 +233,59 @@ impl Store {
             return Ok(Vec::new());
         }
         let marks = vec!["?"; agents.len()].join(",");
-        let sql = format!(
+        let all = sql(format!(
             "SELECT agent_id, starts_at FROM meetings WHERE status = 'booked' AND agent_id IN ({marks}) \
              AND blocked_from >= ? AND blocked_from < ? AND starts_at >= ? AND starts_at < ?"
-        );
-        let mut q = sqlx::query(&sql);
-        for a in agents {
-            q = q.bind(a.to_string());
-        }
-        let all = q
-            .bind(to_secs(range.start) - MAX_BLOCK_SECONDS)
-            .bind(to_secs(range.end))
-            .bind(to_secs(range.start))
-            .bind(to_secs(range.end))
-            .fetch_all(&self.read)
-            .await?;
+        ))
+        .bind_all(agents)
+        .bind(range.start - Duration::seconds(MAX_BLOCK_SECONDS))
+        .bind(range.end)
+        .bind(range.start)
+        .bind(range.end)
+        .fetch_all(self.reader())
+        .await?;
         all.iter()
-            .map(|r| {
-                Ok((
-                    rows::uuid(r, "agent_id")?,
-                    from_secs(r.try_get("starts_at")?),
-                ))
-            })
+            .map(|r| Ok((r.uuid("agent_id")?, r.time("starts_at")?)))
             .collect()
     }
 
     /// Meetings in (start, id) order after the filter's cursor, at most `limit`.
     pub async fn list_meetings(&self, f: &MeetingFilter) -> StoreResult<MeetingPage> {
-        let mut sql = format!("{MEETING_SELECT} WHERE 1 = 1");
-        let mut binds: Vec<Bind> = Vec::new();
+        let mut text = format!("{MEETING_SELECT} WHERE 1 = 1");
+        let mut binds: Vec<Arg> = Vec::new();
         if let Some(t) = f.team_id {
-            sql.push_str(" AND m.team_id = ?");
-            binds.push(Bind::Text(t.to_string()));
+            text.push_str(" AND m.team_id = ?");
+            binds.push(t.into());
         }
         if let Some(a) = f.agent_id {
-            sql.push_str(" AND m.agent_id = ?");
-            binds.push(Bind::Text(a.to_string()));
+            text.push_str(" AND m.agent_id = ?");
+            binds.push(a.into());
         }
         if let Some(s) = f.status {
-            sql.push_str(" AND m.status = ?");
-            binds.push(Bind::Text(s.as_str().to_owned()));
+            text.push_str(" AND m.status = ?");
+            binds.push(s.as_str().into());
         }
         if let Some(from) = f.from {
-            sql.push_str(" AND m.starts_at >= ?");
-            binds.push(Bind::Int(to_secs(from)));
+            text.push_str(" AND m.starts_at >= ?");
+            binds.push(from.into());
         }
         if let Some(to) = f.to {
-            sql.push_str(" AND m.starts_at < ?");
-            binds.push(Bind::Int(to_secs(to)));
+            text.push_str(" AND m.starts_at < ?");
+            binds.push(to.into());
         }
         if let Some(e) = &f.lead_email {
-            sql.push_str(" AND lower(m.lead_email) = lower(?)");
-            binds.push(Bind::Text(e.clone()));
+            text.push_str(" AND lower(m.lead_email) = lower(?)");
+            binds.push(e.into());
         }
         if let Some((start, id)) = f.after {
-            sql.push_str(" AND (m.starts_at > ? OR (m.starts_at = ? AND m.id > ?))");
-            binds.push(Bind::Int(to_secs(start)));
-            binds.push(Bind::Int(to_secs(start)));
-            binds.push(Bind::Text(id.to_string()));
+            text.push_str(" AND (m.starts_at > ? OR (m.starts_at = ? AND m.id > ?))");
+            binds.push(start.into());
+            binds.push(start.into());
+            binds.push(id.into());
         }
-        sql.push_str(" ORDER BY m.starts_at, m.id LIMIT ?");
-        binds.push(Bind::Int(f.limit as i64 + 1));
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-            };
-        }
-        let all = q.fetch_all(&self.read).await?;
+        text.push_str(" ORDER BY m.starts_at, m.id LIMIT ?");
+        binds.push((i64::from(f.limit) + 1).into());
+        let all = sql(text).bind_all(binds).fetch_all(self.reader()).await?;
         let mut meetings = all
             .iter()
             .map(rows::meeting)
@@ -316,9 +298,4 @@ impl Store {
         };
         Ok(MeetingPage { meetings, next })
     }
-}
-
-enum Bind {
-    Text(String),
-    Int(i64),
 }

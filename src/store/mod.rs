@@ -1,8 +1,17 @@
 //! The database: connection pools, migrations, and one repository module per table group. This is the only
-//! place that writes SQL. SQLite runs in WAL mode with a single-connection writer pool (writes queue in
-//! process instead of spinning on SQLite's busy handler) and a reader pool; every write transaction that
-//! decides something (a booking) starts with `BEGIN IMMEDIATE`, so the check and the write see one state even
-//! with several processes on the same file.
+//! place that writes SQL, once for both backends (`sql`).
+//!
+//! SQLite (the embedded default) runs in WAL mode with a single-connection writer pool (writes queue in
+//! process instead of spinning on SQLite's busy handler; the booking path shares commits, see `writer`) and
+//! a reader pool; every write transaction that decides something (a booking) starts with `BEGIN IMMEDIATE`,
+//! so the check and the write see one state even with several processes on the same file.
+//!
+//! PostgreSQL (several replicas) runs each write in its own transaction on one pool. What SQLite's single
+//! writer gave for free is asked for explicitly: a booking locks its team's row before it reads the
+//! round-robin pointer, outbox workers claim jobs with `FOR UPDATE SKIP LOCKED`, and the exclusion
+//! constraint `meetings_no_overlap` refuses an agent two overlapping live meetings whatever the replicas do
+//! (`StoreError::Overlap`). Migrations run under sqlx's advisory lock, so replicas starting together apply
+//! them once.
 
 mod activities;
 mod agents;
@@ -15,6 +24,7 @@ mod meetings;
 mod routing;
 mod rows;
 mod sessions;
+mod sql;
 mod teams;
 mod tokens;
 mod webhooks;
@@ -27,8 +37,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::SqlitePool;
 
 use crate::domain::model::{Agent, Team};
 
@@ -40,10 +51,13 @@ pub use jobs::JobRow;
 pub use meetings::{MeetingFilter, MeetingPage, NewMeeting};
 pub use routing::TeamRouting;
 pub use sessions::AdminSession;
+pub(crate) use sql::{sql, Json, On, Row};
+pub use sql::{Backend, Conn};
 pub use webhooks::{DeliveryRow, EndpointRow};
 pub use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR_PG: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Errors a repository reports; everything else is a plain database error.
 #[derive(Debug, thiserror::Error)]
@@ -63,29 +77,67 @@ pub enum StoreError {
     /// abandoned (see `writer`).
     #[error("write failed and could not be undone: {0}")]
     Poisoned(String),
+    /// PostgreSQL's `meetings_no_overlap` refused the write: the agent took an overlapping meeting in
+    /// another transaction (another team's booking, another replica) after this one read its calendar.
+    /// The write was rolled back; asking again sees that meeting.
+    #[error("the agent already has an overlapping meeting")]
+    Overlap,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl From<StoreError> for sqlx::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Db(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        }
+    }
+}
+
 /// Maps a UNIQUE violation to `Duplicate`, naming what was duplicated.
-fn map_unique(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
+fn map_unique(e: StoreError) -> StoreError {
+    if let StoreError::Db(sqlx::Error::Database(db)) = &e {
         if db.is_unique_violation() {
             return StoreError::Duplicate(db.message().to_owned());
         }
     }
-    StoreError::Db(e)
+    e
+}
+
+/// PostgreSQL's code for an exclusion constraint's refusal.
+const EXCLUSION_VIOLATION: &str = "23P01";
+
+/// Maps the refusal of `meetings_no_overlap` to `Overlap`.
+pub(crate) fn map_overlap(e: StoreError) -> StoreError {
+    if let StoreError::Db(sqlx::Error::Database(db)) = &e {
+        if db.code().as_deref() == Some(EXCLUSION_VIOLATION) {
+            return StoreError::Overlap;
+        }
+    }
+    e
 }
 
 #[derive(Clone)]
 pub struct Store {
-    read: SqlitePool,
-    write: SqlitePool,
-    /// Group commit on the write connection (`write`): the booking path writes through it.
-    writer: Writer,
+    db: Db,
     /// Bumped after every committed write: cached snapshots from an older epoch are not served.
     epoch: Arc<AtomicU64>,
     snapshots: Arc<Mutex<HashMap<String, CachedSnapshot>>>,
+}
+
+/// The pools of the backend the store runs on.
+#[derive(Clone)]
+enum Db {
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        /// Group commit on the write connection (`write`): the booking path writes through it.
+        writer: Writer,
+    },
+    Postgres {
+        pool: PgPool,
+    },
 }
 
 /// A snapshot with the write epoch and time it was read at.
@@ -104,13 +156,19 @@ pub struct TeamSnapshot {
 /// always read fresh).
 const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub type Tx = Transaction<'static, Sqlite>;
-/// A connection to write on: a transaction's (`&mut tx` coerces to it) or the group-commit writer's.
-pub type Conn = sqlx::SqliteConnection;
+/// A write transaction (see `Conn`).
+pub type Tx = Conn;
+
+/// How many connections a PostgreSQL replica opens at most (`RONDO_DATABASE_MAX_CONNECTIONS`).
+pub const DEFAULT_PG_CONNECTIONS: u32 = 16;
 
 impl Store {
-    /// Opens (creating if needed) the database and applies pending migrations.
+    /// Opens (creating if needed) the database and applies pending migrations: a `sqlite:` URL or a
+    /// `postgres:` one.
     pub async fn connect(url: &str, synchronous_full: bool) -> StoreResult<Self> {
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            return Self::connect_postgres(url, DEFAULT_PG_CONNECTIONS).await;
+        }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -145,19 +203,82 @@ impl Store {
         // `commit`, which invalidates snapshots at once.
         let writer = Writer::start(write.clone(), || {});
         Ok(Self {
-            read,
-            write,
-            writer,
+            db: Db::Sqlite {
+                read,
+                write,
+                writer,
+            },
             epoch,
             snapshots: Arc::default(),
         })
     }
 
+    /// Opens a pool of at most `connections` on PostgreSQL and applies pending migrations (under sqlx's
+    /// advisory lock: replicas starting together wait for the first, then find nothing left to apply).
+    pub async fn connect_postgres(url: &str, connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        MIGRATOR_PG.run(&pool).await.map_err(sqlx::Error::from)?;
+        Ok(Self {
+            db: Db::Postgres { pool },
+            epoch: Arc::default(),
+            snapshots: Arc::default(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// Where reads outside a transaction run: SQLite's reader pool, PostgreSQL's pool.
+    pub(crate) fn reader(&self) -> On<'_> {
+        match &self.db {
+            Db::Sqlite { read, .. } => On::SqlitePool(read),
+            Db::Postgres { pool } => On::PgPool(pool),
+        }
+    }
+
+    /// Where a single-statement write outside a transaction runs: SQLite's write connection (in turn with
+    /// every other write), PostgreSQL's pool.
+    pub(crate) fn direct(&self) -> On<'_> {
+        match &self.db {
+            Db::Sqlite { write, .. } => On::SqlitePool(write),
+            Db::Postgres { pool } => On::PgPool(pool),
+        }
+    }
+
     /// Commits a write transaction and invalidates cached snapshots.
     pub async fn commit(&self, tx: Tx) -> StoreResult<()> {
-        tx.commit().await?;
+        tx.commit().await.map_err(|e| map_overlap(e.into()))?;
         self.written();
         Ok(())
+    }
+
+    /// Runs `work` in a transaction of its own on PostgreSQL, committing when it succeeds.
+    async fn write_pg<T, F>(&self, pool: &PgPool, work: F) -> StoreResult<T>
+    where
+        F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>,
+    {
+        let mut tx = Conn::Postgres(pool.begin().await?);
+        match work(&mut tx).await {
+            Ok(v) => {
+                self.commit(tx).await?;
+                Ok(v)
+            }
+            Err(e) => {
+                // Dropping an unfinished transaction rolls it back too; an explicit rollback frees the
+                // connection for the next caller at once.
+                let _ = tx.rollback().await;
+                Err(map_overlap(e))
+            }
+        }
     }
 
     /// Runs `work` on the write connection in the next group commit (see `writer`), answering once it is
@@ -169,7 +290,10 @@ impl Store {
             + Send
             + 'static,
     {
-        self.writer.write(work).await
+        match &self.db {
+            Db::Sqlite { writer, .. } => writer.write(work).await,
+            Db::Postgres { pool } => self.write_pg(pool, work).await,
+        }
     }
 
     /// `write` for work whose writes are one atomic step: a single statement or one `Batch`.
@@ -180,7 +304,10 @@ impl Store {
             + Send
             + 'static,
     {
-        self.writer.write_atomic(work).await
+        match &self.db {
+            Db::Sqlite { writer, .. } => writer.write_atomic(work).await,
+            Db::Postgres { pool } => self.write_pg(pool, work).await,
+        }
     }
 
     /// `write_atomic` answered before the commit when `early` allows (see `Writer::write_early`).
@@ -191,7 +318,10 @@ impl Store {
             + Send
             + 'static,
     {
-        self.writer.write_early(work, early).await
+        match &self.db {
+            Db::Sqlite { writer, .. } => writer.write_early(work, early).await,
+            Db::Postgres { pool } => self.write_pg(pool, work).await,
+        }
     }
 
     fn written(&self) {
@@ -225,18 +355,26 @@ impl Store {
         Ok(Some(snap))
     }
 
-    /// A write transaction holding SQLite's write lock from its first statement.
+    /// A write transaction: on SQLite holding the write lock from its first statement; on PostgreSQL a
+    /// READ COMMITTED transaction whose statements lock what they must (`Backend::for_update`).
     pub async fn begin_write(&self) -> StoreResult<Tx> {
-        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(match &self.db {
+            Db::Sqlite { write, .. } => Conn::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres { pool } => Conn::Postgres(pool.begin().await?),
+        })
     }
 
     /// Whether the database answers and every migration this binary knows is applied.
     pub async fn ready(&self) -> StoreResult<bool> {
-        let applied: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
-                .fetch_one(&self.read)
-                .await?;
-        Ok(applied as usize >= MIGRATOR.iter().count())
+        let applied = sql("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(self.reader())
+            .await?
+            .int("n")?;
+        let known = match self.backend() {
+            Backend::Sqlite => MIGRATOR.iter().count(),
+            Backend::Postgres => MIGRATOR_PG.iter().count(),
+        };
+        Ok(applied as usize >= known)
     }
 }
 

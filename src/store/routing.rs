@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
-use super::{rows, Store, StoreError, StoreResult};
+use super::{sql, Conn, Json, On, Store, StoreError, StoreResult};
 use crate::domain::routing::{AccountOwners, Condition, RoutingTable, Rule};
 
 /// A team's routing table and each rule's pointer (by rule name).
@@ -24,18 +23,18 @@ const ROWS_PER_INSERT: usize = 300;
 impl Store {
     /// The team's account owners, sorted by domain.
     pub async fn account_owners(&self, team: Uuid) -> StoreResult<Vec<(String, Uuid)>> {
-        account_owners(&self.read, team).await
+        account_owners(self.reader(), team).await
     }
 
     /// The team's rules in priority order, as committed.
     pub async fn team_rules(&self, team: Uuid) -> StoreResult<Vec<Rule>> {
-        Ok(rules(&self.read, team).await?.0)
+        Ok(rules(self.reader(), team).await?.0)
     }
 
     /// The team's routing table as committed.
     pub async fn team_routing(&self, team: Uuid) -> StoreResult<TeamRouting> {
-        let accounts = account_owners(&self.read, team).await?;
-        let (rules, rule_pointers) = rules(&self.read, team).await?;
+        let accounts = account_owners(self.reader(), team).await?;
+        let (rules, rule_pointers) = rules(self.reader(), team).await?;
         Ok(TeamRouting {
             table: Arc::new(RoutingTable {
                 accounts: AccountOwners::new(accounts),
@@ -48,24 +47,21 @@ impl Store {
     /// Replaces the team's account owners (the caller checked them).
     pub async fn replace_account_owners_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         team: Uuid,
         owners: &[(String, Uuid)],
     ) -> StoreResult<()> {
-        sqlx::query("DELETE FROM account_owners WHERE team_id = ?")
-            .bind(team.to_string())
+        sql("DELETE FROM account_owners WHERE team_id = ?")
+            .bind(team)
             .execute(&mut *tx)
             .await?;
         for chunk in owners.chunks(ROWS_PER_INSERT) {
             let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let sql =
-                format!("INSERT INTO account_owners (team_id, domain, agent_id) VALUES {values}");
-            let mut q = sqlx::query(&sql);
+            let mut q = sql(format!(
+                "INSERT INTO account_owners (team_id, domain, agent_id) VALUES {values}"
+            ));
             for (domain, agent) in chunk {
-                q = q
-                    .bind(team.to_string())
-                    .bind(domain)
-                    .bind(agent.to_string());
+                q = q.bind(team).bind(domain).bind(agent);
             }
             q.execute(&mut *tx).await?;
         }
@@ -76,31 +72,32 @@ impl Store {
     /// of the same name was there before.
     pub async fn replace_rules_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         team: Uuid,
         new: &[Rule],
     ) -> StoreResult<()> {
-        let (_, pointers) = rules(&mut *tx, team).await?;
-        sqlx::query("DELETE FROM routing_rules WHERE team_id = ?")
-            .bind(team.to_string())
+        let (_, pointers) = rules((&mut *tx).into(), team).await?;
+        sql("DELETE FROM routing_rules WHERE team_id = ?")
+            .bind(team)
             .execute(&mut *tx)
             .await?;
         for (position, rule) in new.iter().enumerate() {
             let agents: Vec<String> = rule.agents.iter().map(Uuid::to_string).collect();
-            sqlx::query(
+            sql(
                 "INSERT INTO routing_rules (team_id, position, name, conditions, agents, last_agent_id) \
                  VALUES (?, ?, ?, ?, ?, ?)",
             )
-            .bind(team.to_string())
+            .bind(team)
             .bind(position as i64)
             .bind(&rule.name)
-            .bind(serde_json::to_string(&rule.when).expect("conditions serialize"))
-            .bind(serde_json::to_string(&agents).expect("ids serialize"))
+            .bind(Json(
+                serde_json::to_string(&rule.when).expect("conditions serialize"),
+            ))
+            .bind(Json(serde_json::to_string(&agents).expect("ids serialize")))
             .bind(
                 pointers
                     .get(&rule.name)
-                    .filter(|p| rule.agents.contains(p))
-                    .map(Uuid::to_string),
+                    .filter(|p| rule.agents.contains(p)),
             )
             .execute(&mut *tx)
             .await?;
@@ -109,42 +106,33 @@ impl Store {
     }
 }
 
-async fn account_owners<'e>(
-    db: impl SqliteExecutor<'e>,
-    team: Uuid,
-) -> StoreResult<Vec<(String, Uuid)>> {
-    let all = sqlx::query(
-        "SELECT domain, agent_id FROM account_owners WHERE team_id = ? ORDER BY domain",
-    )
-    .bind(team.to_string())
-    .fetch_all(db)
-    .await?;
+async fn account_owners(on: On<'_>, team: Uuid) -> StoreResult<Vec<(String, Uuid)>> {
+    let all = sql("SELECT domain, agent_id FROM account_owners WHERE team_id = ? ORDER BY domain")
+        .bind(team)
+        .fetch_all(on)
+        .await?;
     all.iter()
-        .map(|r| Ok((r.try_get("domain")?, rows::uuid(r, "agent_id")?)))
+        .map(|r| Ok((r.text("domain")?, r.uuid("agent_id")?)))
         .collect()
 }
 
-async fn rules<'e>(
-    db: impl SqliteExecutor<'e>,
-    team: Uuid,
-) -> StoreResult<(Vec<Rule>, HashMap<String, Uuid>)> {
-    let all = sqlx::query(
+async fn rules(on: On<'_>, team: Uuid) -> StoreResult<(Vec<Rule>, HashMap<String, Uuid>)> {
+    let all = sql(
         "SELECT name, conditions, agents, last_agent_id FROM routing_rules WHERE team_id = ? \
          ORDER BY position",
     )
-    .bind(team.to_string())
-    .fetch_all(db)
+    .bind(team)
+    .fetch_all(on)
     .await?;
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("routing rule: {e}"));
     let mut out = Vec::with_capacity(all.len());
     let mut pointers = HashMap::new();
     for r in &all {
-        let name: String = r.try_get("name")?;
+        let name = r.text("name")?;
         let when: Vec<Condition> =
-            serde_json::from_str(&r.try_get::<String, _>("conditions")?).map_err(corrupt)?;
-        let agents: Vec<Uuid> =
-            serde_json::from_str(&r.try_get::<String, _>("agents")?).map_err(corrupt)?;
-        let pointer: Option<String> = r.try_get("last_agent_id")?;
+            serde_json::from_str(&r.json_text("conditions")?).map_err(corrupt)?;
+        let agents: Vec<Uuid> = serde_json::from_str(&r.json_text("agents")?).map_err(corrupt)?;
+        let pointer = r.opt_text("last_agent_id")?;
         if let Some(p) = pointer.and_then(|p| Uuid::parse_str(&p).ok()) {
             pointers.insert(name.clone(), p);
         }

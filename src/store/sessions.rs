@@ -2,9 +2,8 @@
 //! token, the admin's zone and when it expires.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{from_secs, to_secs, Store, StoreResult};
+use super::{sql, Store, StoreResult};
 
 /// A live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +23,19 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= ?")
-            .bind(to_secs(now))
-            .execute(&mut *tx)
+        sql("DELETE FROM admin_sessions WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&mut tx)
             .await?;
-        sqlx::query(
+        sql(
             "INSERT INTO admin_sessions (id_hash, csrf, zone, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(id_hash)
         .bind(&session.csrf)
         .bind(&session.zone)
-        .bind(to_secs(now))
-        .bind(to_secs(session.expires_at))
-        .execute(&mut *tx)
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -48,18 +47,18 @@ impl Store {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<AdminSession>> {
-        let row = sqlx::query(
+        let row = sql(
             "SELECT csrf, zone, expires_at FROM admin_sessions WHERE id_hash = ? AND expires_at > ?",
         )
         .bind(id_hash)
-        .bind(to_secs(now))
-        .fetch_optional(&self.read)
+        .bind(now)
+        .fetch_optional(self.reader())
         .await?;
         row.map(|r| {
             Ok(AdminSession {
-                csrf: r.try_get("csrf")?,
-                zone: r.try_get("zone")?,
-                expires_at: from_secs(r.try_get("expires_at")?),
+                csrf: r.text("csrf")?,
+                zone: r.text("zone")?,
+                expires_at: r.time("expires_at")?,
             })
         })
         .transpose()
@@ -68,10 +67,10 @@ impl Store {
     /// Changes the zone a session reads times in.
     pub async fn set_session_zone(&self, id_hash: &str, zone: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE admin_sessions SET zone = ? WHERE id_hash = ?")
+        sql("UPDATE admin_sessions SET zone = ? WHERE id_hash = ?")
             .bind(zone)
             .bind(id_hash)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -80,9 +79,9 @@ impl Store {
     /// Ends a session (signing out).
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM admin_sessions WHERE id_hash = ?")
+        sql("DELETE FROM admin_sessions WHERE id_hash = ?")
             .bind(id_hash)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())

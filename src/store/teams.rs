@@ -1,9 +1,8 @@
 //! Teams, their queues (ordered members) and the round-robin pointer.
 
-use sqlx::{Row, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
-use super::{map_unique, rows, to_secs, Conn, Store, StoreResult};
+use super::{map_unique, rows, sql, Conn, On, Store, StoreResult};
 use crate::domain::model::{Agent, Team};
 
 const TEAM_COLUMNS: &str = "id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
@@ -11,24 +10,24 @@ const TEAM_COLUMNS: &str = "id, slug, name, meeting_minutes, mode, buffer_before
 
 impl Store {
     /// Inserts a new team; a slug in use is `Duplicate`.
-    pub async fn insert_team_in(&self, tx: &mut SqliteConnection, team: &Team) -> StoreResult<()> {
-        sqlx::query(
+    pub async fn insert_team_in(&self, tx: &mut Conn, team: &Team) -> StoreResult<()> {
+        sql(
             "INSERT INTO teams (id, slug, name, meeting_minutes, mode, buffer_before, buffer_after, \
              min_notice_minutes, horizon_days, slot_step_minutes, last_agent_id, daily_limit, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
         )
-        .bind(team.id.to_string())
+        .bind(team.id)
         .bind(team.slug.as_str())
         .bind(&team.name)
-        .bind(team.meeting.minutes() as i64)
+        .bind(team.meeting.minutes())
         .bind(team.mode.as_str())
-        .bind(team.buffer_before_minutes as i64)
-        .bind(team.buffer_after_minutes as i64)
-        .bind(team.min_notice_minutes as i64)
-        .bind(team.horizon_days as i64)
-        .bind(team.slot_step_minutes as i64)
-        .bind(team.daily_limit.map(|l| l.get() as i64))
-        .bind(to_secs(team.created_at))
+        .bind(team.buffer_before_minutes)
+        .bind(team.buffer_after_minutes)
+        .bind(team.min_notice_minutes)
+        .bind(team.horizon_days)
+        .bind(team.slot_step_minutes)
+        .bind(team.daily_limit.map(|l| l.get()))
+        .bind(team.created_at)
         .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
@@ -36,72 +35,64 @@ impl Store {
     }
 
     /// Writes the team's settings back: not its slug, nor the round-robin pointer (bookings move that).
-    pub async fn update_team_in(&self, tx: &mut SqliteConnection, team: &Team) -> StoreResult<()> {
-        sqlx::query(
+    pub async fn update_team_in(&self, tx: &mut Conn, team: &Team) -> StoreResult<()> {
+        sql(
             "UPDATE teams SET name = ?, meeting_minutes = ?, mode = ?, buffer_before = ?, buffer_after = ?, \
              min_notice_minutes = ?, horizon_days = ?, slot_step_minutes = ?, daily_limit = ? WHERE id = ?",
         )
         .bind(&team.name)
-        .bind(team.meeting.minutes() as i64)
+        .bind(team.meeting.minutes())
         .bind(team.mode.as_str())
-        .bind(team.buffer_before_minutes as i64)
-        .bind(team.buffer_after_minutes as i64)
-        .bind(team.min_notice_minutes as i64)
-        .bind(team.horizon_days as i64)
-        .bind(team.slot_step_minutes as i64)
-        .bind(team.daily_limit.map(|l| l.get() as i64))
-        .bind(team.id.to_string())
+        .bind(team.buffer_before_minutes)
+        .bind(team.buffer_after_minutes)
+        .bind(team.min_notice_minutes)
+        .bind(team.horizon_days)
+        .bind(team.slot_step_minutes)
+        .bind(team.daily_limit.map(|l| l.get()))
+        .bind(team.id)
         .execute(&mut *tx)
         .await?;
         Ok(())
     }
 
     pub async fn team_by_slug(&self, slug: &str) -> StoreResult<Option<Team>> {
-        team_by_slug(&self.read, slug).await
+        team_by_slug(self.reader(), slug).await
     }
 
     /// The team as it is inside a write transaction.
-    pub async fn team_by_slug_in(
-        &self,
-        tx: &mut SqliteConnection,
-        slug: &str,
-    ) -> StoreResult<Option<Team>> {
-        team_by_slug(&mut *tx, slug).await
+    pub async fn team_by_slug_in(&self, tx: &mut Conn, slug: &str) -> StoreResult<Option<Team>> {
+        team_by_slug(tx.into(), slug).await
     }
 
     pub async fn list_teams(&self) -> StoreResult<Vec<Team>> {
-        let all = sqlx::query(&format!("SELECT {TEAM_COLUMNS} FROM teams ORDER BY slug"))
-            .fetch_all(&self.read)
+        let all = sql(format!("SELECT {TEAM_COLUMNS} FROM teams ORDER BY slug"))
+            .fetch_all(self.reader())
             .await?;
         all.iter().map(rows::team).collect()
     }
 
     /// The team's live agents in queue order.
     pub async fn team_queue(&self, team_id: Uuid) -> StoreResult<Vec<Agent>> {
-        team_queue(&self.read, team_id).await
+        team_queue(self.reader(), team_id).await
     }
 
     /// The team's queue as it is inside a write transaction.
-    pub async fn team_queue_in(
-        &self,
-        tx: &mut SqliteConnection,
-        team_id: Uuid,
-    ) -> StoreResult<Vec<Agent>> {
-        team_queue(&mut *tx, team_id).await
+    pub async fn team_queue_in(&self, tx: &mut Conn, team_id: Uuid) -> StoreResult<Vec<Agent>> {
+        team_queue(tx.into(), team_id).await
     }
 
     /// Replaces the team's queue order (the caller checked it names exactly the team's agents).
     pub async fn set_queue_order_in(
         &self,
-        tx: &mut SqliteConnection,
+        tx: &mut Conn,
         team_id: Uuid,
         order: &[Uuid],
     ) -> StoreResult<()> {
         for (pos, agent) in order.iter().enumerate() {
-            sqlx::query("UPDATE team_members SET position = ? WHERE team_id = ? AND agent_id = ?")
+            sql("UPDATE team_members SET position = ? WHERE team_id = ? AND agent_id = ?")
                 .bind(pos as i64)
-                .bind(team_id.to_string())
-                .bind(agent.to_string())
+                .bind(team_id)
+                .bind(agent)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -110,12 +101,12 @@ impl Store {
 
     /// The round-robin pointer as last committed.
     pub async fn team_pointer(&self, team_id: Uuid) -> StoreResult<Option<Uuid>> {
-        let row = sqlx::query("SELECT last_agent_id FROM teams WHERE id = ?")
-            .bind(team_id.to_string())
-            .fetch_optional(&self.read)
+        let row = sql("SELECT last_agent_id FROM teams WHERE id = ?")
+            .bind(team_id)
+            .fetch_optional(self.reader())
             .await?;
-        let v: Option<String> = match row {
-            Some(r) => r.try_get("last_agent_id")?,
+        let v = match row {
+            Some(r) => r.opt_text("last_agent_id")?,
             None => None,
         };
         Ok(v.and_then(|s| Uuid::parse_str(&s).ok()))
@@ -127,30 +118,30 @@ impl Store {
         team_id: Uuid,
         agent: Uuid,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE teams SET last_agent_id = ? WHERE id = ?")
-            .bind(agent.to_string())
-            .bind(team_id.to_string())
+        sql("UPDATE teams SET last_agent_id = ? WHERE id = ?")
+            .bind(agent)
+            .bind(team_id)
             .execute(&mut *tx)
             .await?;
         Ok(())
     }
 }
 
-async fn team_by_slug<'e>(db: impl SqliteExecutor<'e>, slug: &str) -> StoreResult<Option<Team>> {
-    let row = sqlx::query(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE slug = ?"))
+async fn team_by_slug(on: On<'_>, slug: &str) -> StoreResult<Option<Team>> {
+    let row = sql(format!("SELECT {TEAM_COLUMNS} FROM teams WHERE slug = ?"))
         .bind(slug)
-        .fetch_optional(db)
+        .fetch_optional(on)
         .await?;
     row.as_ref().map(rows::team).transpose()
 }
 
-async fn team_queue<'e>(db: impl SqliteExecutor<'e>, team_id: Uuid) -> StoreResult<Vec<Agent>> {
-    let all = sqlx::query(
+async fn team_queue(on: On<'_>, team_id: Uuid) -> StoreResult<Vec<Agent>> {
+    let all = sql(
         "SELECT a.* FROM team_members m JOIN agents a ON a.id = m.agent_id \
          WHERE m.team_id = ? AND a.deleted_at IS NULL ORDER BY m.position, a.id",
     )
-    .bind(team_id.to_string())
-    .fetch_all(db)
+    .bind(team_id)
+    .fetch_all(on)
     .await?;
     all.iter().map(rows::agent).collect()
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{from_secs, to_secs, Store, StoreResult};
+use super::{sql, Store, StoreResult};
 
 /// A stored token as `rondo token list` shows it: no secret, no hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,50 +23,51 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<Uuid> {
         let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO api_tokens (id, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(id.to_string())
-        .bind(role)
-        .bind(token_hash)
-        .bind(to_secs(now))
-        .execute(&self.write)
-        .await?;
+        sql("INSERT INTO api_tokens (id, role, token_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(role)
+            .bind(token_hash)
+            .bind(now)
+            .execute(self.direct())
+            .await?;
         Ok(id)
     }
 
     /// The role of the token with this hash, if any.
     pub async fn token_role(&self, token_hash: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT role FROM api_tokens WHERE token_hash = ?")
-                .bind(token_hash)
-                .fetch_optional(&self.read)
-                .await?,
-        )
+        let row = sql("SELECT role FROM api_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|r| r.text("role")).transpose()
     }
 
     /// Every stored token, oldest first.
     pub async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>> {
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT id, role, created_at FROM api_tokens ORDER BY created_at, id")
-                .fetch_all(&self.read)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, role, created_at)| StoredToken {
-                id,
-                role,
-                created_at: from_secs(created_at),
+        let rows = sql("SELECT id, role, created_at FROM api_tokens ORDER BY created_at, id")
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredToken {
+                    id: r.text("id")?,
+                    role: r.text("role")?,
+                    created_at: r.time("created_at")?,
+                })
             })
-            .collect())
+            .collect()
     }
 
-    /// Deletes the token with this id; false when there is none (nothing changed).
+    /// Deletes the token with this id; false when there is none (nothing changed), as when `id` is no
+    /// id at all.
     pub async fn delete_token(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+        let Ok(id) = Uuid::parse_str(id) else {
+            return Ok(false);
+        };
+        let done = sql("DELETE FROM api_tokens WHERE id = ?")
             .bind(id)
-            .execute(&self.write)
+            .execute(self.direct())
             .await?;
-        Ok(done.rows_affected() > 0)
+        Ok(done > 0)
     }
 }

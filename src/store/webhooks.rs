@@ -1,10 +1,9 @@
 //! Webhook endpoints and their deliveries.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{from_secs, rows, to_secs, Conn, Store, StoreError, StoreResult};
+use super::{sql, Conn, Json, Row, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointRow {
@@ -29,74 +28,70 @@ pub struct DeliveryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-fn endpoint(r: &sqlx::sqlite::SqliteRow) -> StoreResult<EndpointRow> {
-    let events: String = r.try_get("events")?;
+fn endpoint(r: &Row) -> StoreResult<EndpointRow> {
+    let events = r.json_text("events")?;
     Ok(EndpointRow {
-        id: rows::uuid(r, "id")?,
-        url: r.try_get("url")?,
+        id: r.uuid("id")?,
+        url: r.text("url")?,
         events: serde_json::from_str(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        secret: r.try_get("secret")?,
-        disabled_reason: r.try_get("disabled_reason")?,
-        created_at: from_secs(r.try_get("created_at")?),
+        secret: r.text("secret")?,
+        disabled_reason: r.opt_text("disabled_reason")?,
+        created_at: r.time("created_at")?,
     })
 }
 
-fn delivery(r: &sqlx::sqlite::SqliteRow) -> StoreResult<DeliveryRow> {
+fn delivery(r: &Row) -> StoreResult<DeliveryRow> {
     Ok(DeliveryRow {
-        id: rows::uuid(r, "id")?,
-        endpoint_id: rows::uuid(r, "endpoint_id")?,
-        activity_id: rows::uuid(r, "activity_id")?,
-        status: r.try_get("status")?,
-        attempts: r.try_get::<i64, _>("attempts")? as u32,
-        last_status_code: r
-            .try_get::<Option<i64>, _>("last_status_code")?
-            .map(|c| c as u16),
-        last_error: r.try_get("last_error")?,
-        created_at: from_secs(r.try_get("created_at")?),
-        updated_at: from_secs(r.try_get("updated_at")?),
+        id: r.uuid("id")?,
+        endpoint_id: r.uuid("endpoint_id")?,
+        activity_id: r.uuid("activity_id")?,
+        status: r.text("status")?,
+        attempts: r.int("attempts")? as u32,
+        last_status_code: r.opt_int("last_status_code")?.map(|c| c as u16),
+        last_error: r.opt_text("last_error")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
     })
 }
 
 impl Store {
     pub async fn insert_endpoint(&self, e: &EndpointRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO webhook_endpoints (id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(e.id.to_string())
+        sql("INSERT INTO webhook_endpoints (id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(e.id)
             .bind(&e.url)
-            .bind(serde_json::to_string(&e.events).expect("list serializes"))
+            .bind(Json(serde_json::to_string(&e.events).expect("list serializes")))
             .bind(&e.secret)
-            .bind(to_secs(e.created_at))
-            .execute(&self.write)
+            .bind(e.created_at)
+            .execute(self.direct())
             .await?;
         Ok(())
     }
 
     pub async fn list_endpoints(&self) -> StoreResult<Vec<EndpointRow>> {
-        let all = sqlx::query(
-            "SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL ORDER BY created_at, id",
-        )
-        .fetch_all(&self.read)
-        .await?;
+        let all =
+            sql("SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL ORDER BY created_at, id")
+                .fetch_all(self.reader())
+                .await?;
         all.iter().map(endpoint).collect()
     }
 
     /// A live (not deleted) endpoint.
     pub async fn endpoint(&self, id: Uuid) -> StoreResult<Option<EndpointRow>> {
-        let r = sqlx::query("SELECT * FROM webhook_endpoints WHERE id = ? AND deleted_at IS NULL")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
+        let r = sql("SELECT * FROM webhook_endpoints WHERE id = ? AND deleted_at IS NULL")
+            .bind(id)
+            .fetch_optional(self.reader())
             .await?;
         r.as_ref().map(endpoint).transpose()
     }
 
     pub async fn delete_endpoint(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
-        )
-        .bind(to_secs(now))
-        .bind(id.to_string())
-        .execute(&self.write)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done =
+            sql("UPDATE webhook_endpoints SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(self.direct())
+                .await?;
+        Ok(done == 1)
     }
 
     /// Stops deliveries to an endpoint (it answered 410 Gone).
@@ -106,14 +101,12 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE id = ?",
-        )
-        .bind(to_secs(now))
-        .bind(reason)
-        .bind(id.to_string())
-        .execute(&self.write)
-        .await?;
+        sql("UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ? WHERE id = ?")
+            .bind(now)
+            .bind(reason)
+            .bind(id)
+            .execute(self.direct())
+            .await?;
         Ok(())
     }
 
@@ -123,11 +116,10 @@ impl Store {
         tx: &mut Conn,
         event_type: &str,
     ) -> StoreResult<Vec<Uuid>> {
-        let all = sqlx::query(
-            "SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL AND disabled_at IS NULL",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let all =
+            sql("SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL AND disabled_at IS NULL")
+                .fetch_all(&mut *tx)
+                .await?;
         Ok(all
             .iter()
             .map(endpoint)
@@ -139,9 +131,9 @@ impl Store {
     }
 
     pub async fn delivery(&self, id: Uuid) -> StoreResult<Option<DeliveryRow>> {
-        let r = sqlx::query("SELECT * FROM webhook_deliveries WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
+        let r = sql("SELECT * FROM webhook_deliveries WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.reader())
             .await?;
         r.as_ref().map(delivery).transpose()
     }
@@ -155,16 +147,16 @@ impl Store {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql(
             "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, last_status_code = ?, \
              last_error = ?, updated_at = ? WHERE id = ?",
         )
         .bind(status)
-        .bind(code.map(|c| c as i64))
+        .bind(code)
         .bind(error)
-        .bind(to_secs(now))
-        .bind(id.to_string())
-        .execute(&self.write)
+        .bind(now)
+        .bind(id)
+        .execute(self.direct())
         .await?;
         Ok(())
     }
@@ -175,12 +167,12 @@ impl Store {
         endpoint_id: Uuid,
         limit: u32,
     ) -> StoreResult<Vec<DeliveryRow>> {
-        let all = sqlx::query(
+        let all = sql(
             "SELECT * FROM webhook_deliveries WHERE endpoint_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
         )
-        .bind(endpoint_id.to_string())
-        .bind(limit as i64)
-        .fetch_all(&self.read)
+        .bind(endpoint_id)
+        .bind(limit)
+        .fetch_all(self.reader())
         .await?;
         all.iter().map(delivery).collect()
     }

@@ -10,10 +10,10 @@ use std::panic::AssertUnwindSafe;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use sqlx::{Connection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Conn, StoreError, StoreResult};
+use super::{sql, Conn, StoreError, StoreResult};
 
 /// Most pieces of work in one transaction: enough to share an fsync among many callers, few enough that
 /// the first of them does not wait long for the last.
@@ -197,33 +197,31 @@ async fn run_batch(
     pool: &SqlitePool,
     batch: &mut Vec<Work>,
     settles: &mut Vec<Settle>,
-) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+) -> StoreResult<()> {
+    let mut tx = Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?);
     for work in batch.drain(..) {
-        if !work.savepoint {
-            let (verdict, settle) = (work.run)(&mut tx).await;
-            settles.push(settle);
-            if verdict == Verdict::Poisoned {
-                return Err(sqlx::Error::Protocol(
-                    "a write could not undo itself; the batch is abandoned".into(),
-                ));
-            }
-            continue;
+        if work.savepoint {
+            sql("SAVEPOINT work").execute(&mut tx).await?;
         }
-        let mut item = Connection::begin(&mut *tx).await?;
-        let (verdict, settle) = (work.run)(&mut item).await;
+        let (verdict, settle) = (work.run)(&mut tx).await;
         settles.push(settle);
         match verdict {
-            Verdict::Stands => item.commit().await?,
-            Verdict::Undo => item.rollback().await?,
             Verdict::Poisoned => {
-                return Err(sqlx::Error::Protocol(
-                    "a write could not undo itself; the batch is abandoned".into(),
-                ))
+                return Err(gone(
+                    "a write could not undo itself; the batch is abandoned",
+                ));
+            }
+            _ if !work.savepoint => {}
+            Verdict::Stands => {
+                sql("RELEASE work").execute(&mut tx).await?;
+            }
+            Verdict::Undo => {
+                sql("ROLLBACK TO work").execute(&mut tx).await?;
+                sql("RELEASE work").execute(&mut tx).await?;
             }
         }
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
 #[cfg(test)]
@@ -262,12 +260,12 @@ mod tests {
             async move {
                 w.write(move |c| {
                     Box::pin(async move {
-                        sqlx::query("INSERT INTO t (v) VALUES (?)")
+                        sql("INSERT INTO t (v) VALUES (?)")
                             .bind(i % 50)
                             .execute(&mut *c)
                             .await?;
                         // A second statement, so a failure after a success must be rolled back too.
-                        sqlx::query("INSERT INTO t (v) VALUES (?)")
+                        sql("INSERT INTO t (v) VALUES (?)")
                             .bind(1000 + i)
                             .execute(&mut *c)
                             .await?;
@@ -293,9 +291,7 @@ mod tests {
         let r: StoreResult<()> = writer
             .write(|c| {
                 Box::pin(async move {
-                    sqlx::query("INSERT INTO t (v) VALUES (1)")
-                        .execute(&mut *c)
-                        .await?;
+                    sql("INSERT INTO t (v) VALUES (1)").execute(&mut *c).await?;
                     Err(StoreError::Corrupt("changed its mind".into()))
                 })
             })
@@ -305,9 +301,7 @@ mod tests {
         let ok: StoreResult<i64> = writer
             .write(|c| {
                 Box::pin(async move {
-                    sqlx::query("INSERT INTO t (v) VALUES (2)")
-                        .execute(&mut *c)
-                        .await?;
+                    sql("INSERT INTO t (v) VALUES (2)").execute(&mut *c).await?;
                     Ok(2)
                 })
             })

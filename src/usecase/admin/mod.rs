@@ -30,17 +30,16 @@ pub use update_agent::{update_agent, UpdateAgentError, UpdateAgentInput};
 pub use update_invitation::{update_invitation, UpdateInvitationError};
 pub use update_team::{update_team, UpdateTeamError};
 
-use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::app::App;
 use crate::domain::settings::{Field, FieldErrors};
-use crate::store::StoreResult;
+use crate::store::{Conn, StoreResult};
 
 /// The ids of the teams named by slug, each once; an unknown slug is a problem on `teams`.
 async fn team_ids_in(
     app: &App,
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     slugs: &[String],
     errors: &mut FieldErrors,
 ) -> StoreResult<Vec<Uuid>> {
@@ -58,7 +57,7 @@ async fn team_ids_in(
 /// The team named by `slug` and its members' ids in queue order, as they are inside `tx`.
 async fn team_and_members_in(
     app: &App,
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     slug: &str,
 ) -> StoreResult<Option<(crate::domain::model::Team, Vec<Uuid>)>> {
     let Some(team) = app.store.team_by_slug_in(tx, slug).await? else {

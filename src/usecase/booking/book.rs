@@ -263,7 +263,13 @@ async fn book_claimed(
                 Ok(Some(Booking { meeting, agent }))
             })
         })
-        .await?;
+        .await;
+    // On PostgreSQL the exclusion constraint may refuse the meeting (the agent took an overlapping one in
+    // a transaction this one could not see): that is a slot taken, answered with alternatives.
+    let booked = match booked {
+        Err(StoreError::Overlap) => None,
+        other => other?,
+    };
     let Some(Booking { meeting, agent }) = booked else {
         let alternatives =
             alternatives_after(app, &b.team, b.meeting, b.start, zone, &visitor).await?;

@@ -167,7 +167,12 @@ pub async fn reschedule(
                 Ok(Some(()))
             })
         })
-        .await?;
+        .await;
+    // A move refused by PostgreSQL's exclusion constraint is a slot taken (see `book`).
+    let moved = match moved {
+        Err(StoreError::Overlap) => None,
+        other => other?,
+    };
     if moved.is_none() {
         let alternatives = alternatives_after(
             app,
