@@ -405,12 +405,12 @@ async fn refresh_tokens_are_not_readable_in_the_database_file() {
     );
     for t in tokens {
         assert!(
-            !app.stored_anywhere(t.as_bytes()),
+            !app.stored_anywhere(t.as_bytes()).await,
             "token {t} is readable in the database file"
         );
     }
     // The check can see what is stored in clear: the account's address is.
-    assert!(app.stored_anywhere(b"ann@company.test"));
+    assert!(app.stored_anywhere(b"ann@company.test").await);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! A crash right after a booking is acknowledged loses nothing: the rondo binary is killed with SIGKILL
-//! right after its 201, started again on the same database, and the calendar event (in the fake Google
-//! Calendar the agent connected), the invitation email and the webhook each arrive once.
+//! right after its 201, started again on the same database (SQLite, or PostgreSQL when the suite runs
+//! there), and the calendar event (in the fake Google Calendar the agent connected), the invitation email
+//! and the webhook each arrive once.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,7 +81,11 @@ async fn ready(client: &reqwest::Client, base: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_right_after_a_201_loses_no_event_no_email_and_no_webhook() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/rondo.db?mode=rwc", dir.path().display());
+    let db = if crate::support::postgres::enabled() {
+        crate::support::postgres::fresh_database().await
+    } else {
+        format!("sqlite://{}/rondo.db?mode=rwc", dir.path().display())
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -18,6 +18,7 @@ mod hardening;
 mod metrics;
 mod ops;
 mod outbox;
+mod replicas;
 mod routing;
 mod store;
 mod visitor;

@@ -204,21 +204,31 @@ async fn one_calendar_sync_per_meeting_at_a_time() {
 /// Writes a job row as it lies in the database, bypassing the typed insert (rows of older releases,
 /// or damaged ones).
 async fn insert_stored_job(app: &TestApp, kind: &str, meeting: Option<&str>, target: Option<&str>) {
-    let now = app.clock.now().timestamp();
+    let now = app.clock.now();
+    let sql = "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)";
+    let id = uuid::Uuid::now_v7();
     let mut tx = app.app.store.begin_write().await.unwrap();
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, meeting_id, target, status, attempts, run_at, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(kind)
-    .bind(meeting)
-    .bind(target)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
+    match &mut tx {
+        rondo::store::Conn::Sqlite(tx) => sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(kind)
+            .bind(meeting)
+            .bind(target)
+            .bind(now.timestamp())
+            .execute(&mut **tx)
+            .await
+            .map(drop),
+        rondo::store::Conn::Postgres(tx) => sqlx::query(sql)
+            .bind(id)
+            .bind(kind)
+            .bind(meeting.map(|m| uuid::Uuid::parse_str(m).unwrap()))
+            .bind(target)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map(drop),
+    }
     .unwrap();
     app.app.store.commit(tx).await.unwrap();
 }

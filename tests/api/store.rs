@@ -206,25 +206,17 @@ async fn a_stored_visitor_that_no_longer_parses_stays_readable_and_an_unknown_ca
         .await;
     let id: uuid::Uuid = b["id"].as_str().unwrap().parse().unwrap();
     let store = &app.app.store;
-    let edit = |sql: &'static str| async move {
-        let mut tx = store.begin_write().await.unwrap();
-        sqlx::query(sql)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        store.commit(tx).await.unwrap();
-    };
+    let edit = |sql: &'static str| app.edit_row(sql, id);
     // An address an older check let through and a zone a later tzdata renamed: the meeting still reads,
     // with the address as stored and no zone (times in UTC).
-    edit("UPDATE meetings SET lead_email = 'a>b,c@example.org', lead_timezone = 'Mars/Olympus' WHERE id = ?")
+    edit("UPDATE meetings SET lead_email = 'a>b,c@example.org', lead_timezone = 'Mars/Olympus' WHERE id = $1")
         .await;
     let now = app.get_json(&format!("/v1/bookings/{id}"), CHAT).await;
     assert_eq!(now["visitor"]["email"], "a>b,c@example.org", "{now}");
     assert_eq!(now["visitor"]["timezone"], serde_json::Value::Null, "{now}");
     assert_eq!(now["start"], "2026-11-23T10:00:00+00:00", "{now}");
     // A calendar status this build does not know is a damaged row, reported and not panicked on.
-    edit("UPDATE meetings SET calendar_status = 'exploded' WHERE id = ?").await;
+    edit("UPDATE meetings SET calendar_status = 'exploded' WHERE id = $1").await;
     assert!(matches!(
         store.meeting(id).await,
         Err(rondo::store::StoreError::Corrupt(_))

@@ -38,7 +38,7 @@ async fn activities_are_delivered_signed_per_standard_webhooks() {
     let secret = ep["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
     assert!(
-        !app.stored_anywhere(secret.as_bytes()),
+        !app.stored_anywhere(secret.as_bytes()).await,
         "the secret is sealed at rest"
     );
     let b = app

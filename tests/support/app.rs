@@ -1,5 +1,6 @@
-//! `spawn_app`: the real rondo on 127.0.0.1:0 with a fresh SQLite file, a clock the test sets, and the
-//! scripted calendars; `TestApp` wraps the calls a chat service or an admin makes.
+//! `spawn_app`: the real rondo on 127.0.0.1:0 with a fresh database (a SQLite file, or a PostgreSQL database
+//! of its own when `RONDO_TEST_POSTGRES_URL` is set: see `postgres`), a clock the test sets, and the scripted
+//! calendars; `TestApp` wraps the calls a chat service or an admin makes.
 
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +39,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub calendars: Arc<ScriptedCalendars>,
     pub app: rondo::app::App,
+    /// The database the app runs on.
+    pub database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -90,10 +93,17 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Settings::defaults();
     s.listen = "127.0.0.1:0".into();
-    s.database_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("rondo.db").display()
-    );
+    s.database_url = if super::postgres::enabled() {
+        // Replicas share one key; the tests' is fixed.
+        s.secret_key = Some(TEST_SECRET_KEY.into());
+        super::postgres::fresh_database().await
+    } else {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("rondo.db").display()
+        )
+    };
+    let database_url = s.database_url.clone();
     s.run_mode = "dev".into();
     s.admin_token = Some(ADMIN.into());
     s.chat_token = Some(CHAT.into());
@@ -140,9 +150,13 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         clock,
         calendars,
         app,
+        database_url,
         _dir: dir,
     }
 }
+
+/// The key tests on PostgreSQL run with (base64 of 32 bytes).
+pub const TEST_SECRET_KEY: &str = "cm9uZG8tdGVzdHMtc2VjcmV0LWtleS0zMi1ieXRlcyE=";
 
 /// Weekly hours for every weekday.
 pub fn weekdays(from: &str, to: &str) -> Value {
@@ -150,13 +164,20 @@ pub fn weekdays(from: &str, to: &str) -> Value {
 }
 
 impl TestApp {
-    /// The database file (to look at what is stored at rest).
+    /// The database file (to look at what is stored at rest), on SQLite.
     pub fn db_path(&self) -> std::path::PathBuf {
         self._dir.path().join("rondo.db")
     }
 
-    /// Whether these bytes appear anywhere in the database files (the database and its WAL).
-    pub fn stored_anywhere(&self, needle: &[u8]) -> bool {
+    /// Whether these bytes appear anywhere in what the database keeps: SQLite's files (the database and
+    /// its WAL), or every row of every table on PostgreSQL (as text, or hex as `bytea` is written out).
+    pub async fn stored_anywhere(&self, needle: &[u8]) -> bool {
+        if super::postgres::enabled() {
+            let stored = super::postgres::everything_stored(&self.database_url).await;
+            assert!(!stored.is_empty(), "the rows were read");
+            let hex: String = needle.iter().map(|b| format!("{b:02x}")).collect();
+            return stored.contains(&*String::from_utf8_lossy(needle)) || stored.contains(&hex);
+        }
         let mut stored = Vec::new();
         for suffix in ["", "-wal"] {
             let p = format!("{}{suffix}", self.db_path().display());
@@ -164,6 +185,25 @@ impl TestApp {
         }
         assert!(stored.len() > 4096, "the database files were found");
         stored.windows(needle.len()).any(|w| w == needle)
+    }
+
+    /// Runs `sql` (a statement with one placeholder, `$1`, for a row's id) as it is written, bypassing the
+    /// store: rows as an older release or a hand edit left them.
+    pub async fn edit_row(&self, sql: &str, id: uuid::Uuid) {
+        let store = &self.app.store;
+        let mut tx = store.begin_write().await.unwrap();
+        match &mut tx {
+            rondo::store::Conn::Sqlite(tx) => sqlx::query(sql)
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await
+                .map(drop),
+            rondo::store::Conn::Postgres(tx) => {
+                sqlx::query(sql).bind(id).execute(&mut **tx).await.map(drop)
+            }
+        }
+        .unwrap();
+        store.commit(tx).await.unwrap();
     }
 
     /// Where emails are filed when no SMTP server is configured.

@@ -10,6 +10,7 @@ pub mod console;
 pub mod fake_common;
 pub mod google;
 pub mod microsoft;
+pub mod postgres;
 pub mod process;
 pub mod receiver;
 pub mod smtp;
