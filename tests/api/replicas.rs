@@ -2,7 +2,9 @@
 //! no load balancer but the test's own round robin. Under 200 concurrent bookings for a handful of slots no
 //! agent gets two overlapping meetings, every 201 is stored once and every 409 has alternatives; with every
 //! agent free the rotation stays fair; a key retried on another replica replays; and a replica killed with
-//! SIGKILL while the outbox runs loses no email, webhook or calendar event and sends none twice.
+//! SIGKILL while the outbox runs loses no email, webhook or calendar event and sends none twice. And when
+//! a writer rondo cannot see commits an overlapping meeting first, PostgreSQL's exclusion constraint refuses
+//! the booking, which the chat service sees as the usual 409 with alternatives.
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +19,7 @@ use crate::support::google::{FakeGoogle, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET}
 use crate::support::postgres;
 use crate::support::receiver::Receiver;
 use crate::support::smtp::SmtpServer;
+use crate::support::{spawn_app, CHAT as TEST_CHAT};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rondo");
 const ADMIN: &str = "replica-admin-token";
@@ -373,4 +376,97 @@ fn no_overlaps(meetings: &[Value]) {
             assert!(w[0].1 <= w[1].0, "{agent} holds {:?} and {:?}", w[0], w[1]);
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlap_only_the_exclusion_constraint_sees_is_a_409_with_alternatives() {
+    use sqlx::Connection;
+    if !postgres::enabled() {
+        eprintln!(
+            "not run: the exclusion constraint is PostgreSQL's (the suite's PostgreSQL run has it)"
+        );
+        return;
+    }
+    let app = spawn_app().await;
+    let team = app.create_team("solo", json!({})).await;
+    let ann = app.create_agent("Ann", "Europe/Amsterdam", &["solo"]).await;
+    // Another writer, one that takes none of rondo's row locks, has written a meeting of Ann's that
+    // overlaps 10:00 and not committed it yet.
+    let mut other = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    let (from, until) = (
+        crate::support::at("2026-11-23T09:45:00Z"),
+        crate::support::at("2026-11-23T10:15:00Z"),
+    );
+    sqlx::query(
+        "INSERT INTO meetings (id, team_id, agent_id, starts_at, ends_at, blocked_from, blocked_until, \
+         status, lead_email, routing, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $4, $5, 'booked', 'first@example.com', '{\"step\": \"round_robin\", \"skipped\": []}', $4, $4)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(uuid::Uuid::parse_str(team["id"].as_str().unwrap()).unwrap())
+    .bind(uuid::Uuid::parse_str(ann["id"].as_str().unwrap()).unwrap())
+    .bind(from)
+    .bind(until)
+    .execute(&mut other)
+    .await
+    .unwrap();
+
+    // The booking reads Ann free (the other meeting is not committed), so its insert waits on the
+    // constraint for the other transaction.
+    let request = app
+        .client
+        .post(app.url("/v1/bookings"))
+        .bearer_auth(TEST_CHAT)
+        .header("Idempotency-Key", "overlap-1")
+        .json(&json!({"team": "solo", "start": "2026-11-23T10:00:00Z",
+            "visitor": {"email": "second@example.com"}}));
+    let booking = tokio::spawn(async move { request.send().await.unwrap() });
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !booking.is_finished() && Instant::now() < until,
+            "the booking never waited on the other meeting"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+
+    let r = booking.await.unwrap();
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["type"], "https://rondo.dev/problems/slot-taken",
+        "{body}"
+    );
+    let alternatives = body["alternatives"].as_array().unwrap();
+    assert!(!alternatives.is_empty(), "{body}");
+    assert!(
+        alternatives
+            .iter()
+            .all(|a| a["start"].as_str().unwrap() >= "2026-11-23T10:15:00"),
+        "none overlaps the meeting that won: {body}"
+    );
+    let meetings = app
+        .get_json("/admin/api/meetings", crate::support::ADMIN)
+        .await;
+    let leads: Vec<&str> = meetings["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["lead_email"].as_str().unwrap())
+        .collect();
+    assert_eq!(leads, ["first@example.com"]);
 }
