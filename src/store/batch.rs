@@ -50,13 +50,24 @@ impl Batch {
             return Ok(());
         }
         if c.backend() == Backend::Postgres {
-            for (text, args) in self.statements {
-                sql(text)
-                    .bind_all(args)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(map_overlap)?;
+            // One statement, one trip: each write is a data-modifying part of a `WITH`. They change
+            // different rows, and foreign keys are checked at the statement's end, so a delivery may name
+            // the activity written beside it.
+            let mut text = String::from("WITH ");
+            let mut all = Vec::new();
+            for (i, (statement, args)) in self.statements.into_iter().enumerate() {
+                if i > 0 {
+                    text.push_str(",\n");
+                }
+                text.push_str(&format!("w{i} AS ({statement})"));
+                all.extend(args);
             }
+            text.push_str("\nSELECT 1");
+            sql(text)
+                .bind_all(all)
+                .execute(&mut *c)
+                .await
+                .map_err(map_overlap)?;
             return Ok(());
         }
         let mut text = String::from("SAVEPOINT batch;\n");
@@ -273,22 +284,24 @@ impl ClaimFacts {
         if backend == Backend::Postgres {
             // The team's row is the rotation's lock: bookings of one team, on any replica, take turns from
             // here to their commit, and each reads the pointer and the calendars the one before it left.
-            sql("SELECT id FROM teams WHERE id = ? FOR UPDATE")
-                .bind(team)
-                .fetch_optional(&mut *c)
-                .await?;
-            // The candidates' rows, in one order everywhere (no deadlock): a booking of another team that
-            // shares an agent waits here, then sees this one's meeting. `meetings_no_overlap` stays the
-            // last word if anything slips past.
-            if !candidates.is_empty() {
+            // The candidates' rows are locked with it, in one order everywhere (rows are locked as they
+            // leave the sort: the team's, then the agents' by id), so a booking of another team that shares
+            // an agent waits here and then sees this one's meeting, and no two bookings deadlock.
+            // `meetings_no_overlap` stays the last word if anything slips past.
+            let text = if candidates.is_empty() {
+                "SELECT t.id FROM teams t WHERE t.id = ? FOR UPDATE".to_owned()
+            } else {
                 let marks = vec!["?"; candidates.len()].join(",");
-                sql(format!(
-                    "SELECT id FROM agents WHERE id IN ({marks}) ORDER BY id FOR UPDATE"
-                ))
+                format!(
+                    "SELECT t.id FROM teams t JOIN agents a ON a.id IN ({marks}) WHERE t.id = ? \
+                     ORDER BY a.id FOR UPDATE"
+                )
+            };
+            sql(text)
                 .bind_all(candidates)
+                .bind(team)
                 .fetch_all(&mut *c)
                 .await?;
-            }
         }
         // No candidate: a list that matches nothing.
         let candidates = if candidates.is_empty() {
