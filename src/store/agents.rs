@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{map_unique, rows, sql, Conn, Json, On, Store, StoreResult};
+use super::{map_unique, rows, sql, Backend, Conn, Json, On, Store, StoreResult};
 use crate::domain::model::{Agent, Invitation};
 
 impl Store {
@@ -137,8 +137,11 @@ impl Store {
         live_agent(self.reader(), id).await
     }
 
-    /// The (live) agent as it is inside a write transaction.
+    /// The (live) agent as it is inside a write transaction. On PostgreSQL the rows of its teams and then
+    /// its own are locked to the end of the transaction, in the order a booking locks them (team, then
+    /// agents), so an admin's change to the agent and a booking wait for each other and never deadlock.
     pub async fn agent_in(&self, tx: &mut Conn, id: Uuid) -> StoreResult<Option<Agent>> {
+        lock_agent_in(tx, id).await?;
         live_agent(tx.into(), id).await
     }
 
@@ -197,6 +200,7 @@ impl Store {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        lock_agent_in(tx, id).await?;
         self.hand_back_pointer_in(tx, id, None).await?;
         let done = sql("UPDATE agents SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
             .bind(now)
@@ -209,6 +213,25 @@ impl Store {
             .await?;
         Ok(done == 1)
     }
+}
+
+/// On PostgreSQL, locks the rows of the agent's teams (by id) and then the agent's own (see `agent_in`).
+async fn lock_agent_in(tx: &mut Conn, id: Uuid) -> StoreResult<()> {
+    if tx.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    sql(
+        "SELECT t.id FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.agent_id = ? \
+         ORDER BY t.id FOR UPDATE OF t",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    sql("SELECT id FROM agents WHERE id = ? FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 async fn live_agent(on: On<'_>, id: Uuid) -> StoreResult<Option<Agent>> {

@@ -282,6 +282,15 @@ impl ClaimFacts {
     ) -> StoreResult<Self> {
         let backend = c.backend();
         if backend == Backend::Postgres {
+            // The request's key first (claims lock only the key): a retry on another replica that takes
+            // over a lapsed claim waits for this booking to end, or this booking sees it was taken over.
+            if let Some(k) = key {
+                sql("SELECT claim_token FROM idempotency_keys WHERE scope = ? AND key = ? FOR UPDATE")
+                    .bind(k.scope.as_str())
+                    .bind(k.key.as_str())
+                    .fetch_optional(&mut *c)
+                    .await?;
+            }
             // The team's row is the rotation's lock: bookings of one team, on any replica, take turns from
             // here to their commit, and each reads the pointer and the calendars the one before it left.
             // The candidates' rows are locked with it, in one order everywhere (rows are locked as they
@@ -302,6 +311,14 @@ impl ClaimFacts {
                 .bind(team)
                 .fetch_all(&mut *c)
                 .await?;
+            // A meeting being moved: a cancel that commits meanwhile is seen (the move is abandoned), and
+            // one that comes later waits for the move.
+            if let Some(moving) = except {
+                sql("SELECT id FROM meetings WHERE id = ? FOR UPDATE")
+                    .bind(moving)
+                    .fetch_optional(&mut *c)
+                    .await?;
+            }
         }
         // No candidate: a list that matches nothing.
         let candidates = if candidates.is_empty() {

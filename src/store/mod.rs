@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
@@ -159,7 +159,7 @@ const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// A write transaction (see `Conn`).
 pub type Tx = Conn;
 
-/// How many connections a PostgreSQL replica opens at most (`RONDO_DATABASE_MAX_CONNECTIONS`).
+/// How many connections a PostgreSQL replica opens at most.
 pub const DEFAULT_PG_CONNECTIONS: u32 = 16;
 
 impl Store {
@@ -216,11 +216,15 @@ impl Store {
     /// Opens a pool of at most `connections` on PostgreSQL and applies pending migrations (under sqlx's
     /// advisory lock: replicas starting together wait for the first, then find nothing left to apply).
     pub async fn connect_postgres(url: &str, connections: u32) -> StoreResult<Self> {
+        // A replica that stalls inside a transaction (a paused VM, a hung process) must not hold a team's
+        // lock for everyone: PostgreSQL ends a session idle in a transaction after 30 s.
+        let options = PgConnectOptions::from_str(url)?
+            .options([("idle_in_transaction_session_timeout", "30s")]);
         let pool = PgPoolOptions::new()
             .max_connections(connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await?;
         MIGRATOR_PG.run(&pool).await.map_err(sqlx::Error::from)?;
         Ok(Self {

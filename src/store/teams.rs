@@ -59,9 +59,18 @@ impl Store {
         team_by_slug(self.reader(), slug).await
     }
 
-    /// The team as it is inside a write transaction.
+    /// The team as it is inside a write transaction. On PostgreSQL its row is locked to the end of the
+    /// transaction (as a booking locks it): admin writes to a team take turns with its bookings and with
+    /// each other, so none works from a team another has changed meanwhile.
     pub async fn team_by_slug_in(&self, tx: &mut Conn, slug: &str) -> StoreResult<Option<Team>> {
-        team_by_slug(tx.into(), slug).await
+        let row = sql(format!(
+            "SELECT {TEAM_COLUMNS} FROM teams WHERE slug = ?{}",
+            tx.backend().for_update()
+        ))
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await?;
+        row.as_ref().map(rows::team).transpose()
     }
 
     pub async fn list_teams(&self) -> StoreResult<Vec<Team>> {

@@ -390,12 +390,21 @@ async fn an_overlap_only_the_exclusion_constraint_sees_is_a_409_with_alternative
     let app = spawn_app().await;
     let team = app.create_team("solo", json!({})).await;
     let ann = app.create_agent("Ann", "Europe/Amsterdam", &["solo"]).await;
-    // Another writer, one that takes none of rondo's row locks, has written a meeting of Ann's that
-    // overlaps 10:00 and not committed it yet.
+    // Another writer, one that takes none of rondo's row locks (not even the foreign keys' share locks on
+    // the team and the agent: replication role), has written a meeting of Ann's that overlaps 10:00 and
+    // not committed it yet.
     let mut other = sqlx::PgConnection::connect(&app.database_url)
         .await
         .unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut other)
+        .await
+        .unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    // Watched from a connection of its own: statistics read inside a transaction stay as first read.
+    let mut watch = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
     let (from, until) = (
         crate::support::at("2026-11-23T09:45:00Z"),
         crate::support::at("2026-11-23T10:15:00Z"),
@@ -430,14 +439,22 @@ async fn an_overlap_only_the_exclusion_constraint_sees_is_a_409_with_alternative
             "SELECT COUNT(*) FROM pg_stat_activity \
              WHERE datname = current_database() AND wait_event_type = 'Lock'",
         )
-        .fetch_one(&mut other)
+        .fetch_one(&mut watch)
         .await
         .unwrap();
         if waiting > 0 {
             break;
         }
+        if booking.is_finished() {
+            let r = booking.await.unwrap();
+            let status = r.status();
+            panic!(
+                "the booking did not wait on the other meeting: {status} {}",
+                r.text().await.unwrap()
+            );
+        }
         assert!(
-            !booking.is_finished() && Instant::now() < until,
+            Instant::now() < until,
             "the booking never waited on the other meeting"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
