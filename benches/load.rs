@@ -23,12 +23,13 @@
 //!     floor DESIGN.md "Scale" quotes);
 //!   - PostgreSQL: a booking-shaped transaction driven from here with sqlx, with the replicas stopped, in a
 //!     second fresh database with migrations/postgres applied: the statements rondo's booking runs (the
-//!     Idempotency-Key claim committed on its own, then team and candidates locked, the claim facts read,
-//!     meeting, pointer, activity, two jobs and the key's outcome written; see `raw_booking`). It also
-//!     prints how long each transaction held the team's row (every booking of a team queues on it, so one
-//!     team's bookings/s cannot pass 1 / that time) and its COMMIT alone. What rondo does around that
-//!     transaction is not in it: the reads before it (the team, the candidates' calendars), the inline
-//!     calendar sync's writes after the commit, and the alternatives a 409 answer computes.
+//!     Idempotency-Key claim committed on its own, then the key locked, team and candidates locked in one
+//!     statement, the claim facts read, and meeting, pointer, activity, two jobs and the key's outcome
+//!     written in one statement; see `raw_booking`). It also prints how long each transaction held the
+//!     team's row (every booking of a team queues on it, so one team's bookings/s cannot pass 1 / that
+//!     time) and its COMMIT alone. What rondo does around that transaction is not in it: the reads before
+//!     it (the team, the candidates' calendars), the inline calendar sync's writes after the commit, and
+//!     the alternatives a 409 answer computes.
 //!
 //! rondo's bookings/s is printed as a share of it.
 //!
@@ -928,6 +929,14 @@ async fn raw_booking(
     let start = s.first + chrono::Duration::minutes(30 * i as i64);
     let end = start + chrono::Duration::minutes(30);
     let mut tx = c.begin().await.map_err(e("BEGIN"))?;
+    sqlx::query(
+        "SELECT claim_token FROM idempotency_keys WHERE scope = $1 AND key = $2 FOR UPDATE",
+    )
+    .bind(scope)
+    .bind(&key)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(e("lock key"))?;
     let mut q = sqlx::query(&s.lock);
     for a in &s.agents {
         q = q.bind(a);
