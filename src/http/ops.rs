@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::domain::model::ActivityType;
 use crate::error::{AppError, AppResult, Problems};
 use crate::metrics::OutboxSnapshot;
-use crate::store::ActivityFilter;
+use crate::store::{ActivityFilter, ActivityRow, FeedCursor};
 use crate::usecase::availability::parse_instant;
 
 /// What `/healthz` and `/readyz` answer.
@@ -213,29 +213,29 @@ pub async fn activities(
     let after = match &q.0.after {
         Some(a) => problems.check(
             "after",
-            a.parse::<i64>().map_err(|_| "not a cursor from this feed"),
+            FeedCursor::parse(a).ok_or("not a cursor from this feed"),
         ),
-        None => Some(0),
+        None => Some(FeedCursor::default()),
     };
     let limit = problems.limit(q.0.limit.as_deref(), 100);
     let filter = filter_of(&q.0, &mut problems);
     problems.into_result()?;
-    let (after, limit) = (after.unwrap_or(0), limit.unwrap_or(100));
+    let (after, limit) = (after.unwrap_or_default(), limit.unwrap_or(100));
     let rows = app
         .store
         .activities_after(after, limit, &filter)
         .await
         .map_err(AppError::from)?;
-    let next = rows.last().map(|r| r.seq).unwrap_or(after);
+    let next = rows.last().map(ActivityRow::cursor).unwrap_or(after);
     Ok(web::Json(ActivityPage {
         activities: rows
             .into_iter()
             .map(|r| ActivityView {
+                cursor: r.cursor().to_string(),
                 kind: r.kind,
                 id: r.id,
                 occurred_at: r.occurred_at.to_rfc3339(),
                 data: r.data,
-                cursor: r.seq.to_string(),
             })
             .collect(),
         next_cursor: next.to_string(),

@@ -1,9 +1,10 @@
-//! The activity feed: written in the transaction of the meeting change it reports, read in `seq` order.
+//! The activity feed: written in the transaction of the meeting change it reports, read in the order
+//! `FeedCursor` explains.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{sql, Row, Store, StoreError, StoreResult};
+use super::{sql, Backend, Row, Store, StoreError, StoreResult};
 use crate::domain::model::ActivityType;
 
 pub struct NewActivity {
@@ -29,9 +30,44 @@ pub struct ActivityFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// A position in the feed. On SQLite the feed is in `seq` order: one writer commits in the order it numbers.
+/// On PostgreSQL transactions take `seq` numbers in one order and commit in another (one that numbered
+/// first may commit last), so a reader in `seq` order could be handed a cursor past a row that is not
+/// committed yet, and would never read it. There the feed is in the order of (the writing transaction's id,
+/// `seq`), and lists only what transactions older than every one still running wrote: whatever commits
+/// later sorts after every cursor already handed out. Written `seq` on SQLite, `txid.seq` on PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeedCursor {
+    /// The writing transaction's id (0 on SQLite).
+    pub txid: i64,
+    pub seq: i64,
+}
+
+impl FeedCursor {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (txid, seq) = match s.split_once('.') {
+            Some((t, q)) => (t.parse().ok()?, q.parse().ok()?),
+            None => (0, s.parse().ok()?),
+        };
+        (txid >= 0 && seq >= 0).then_some(Self { txid, seq })
+    }
+}
+
+impl std::fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.txid == 0 {
+            write!(f, "{}", self.seq)
+        } else {
+            write!(f, "{}.{}", self.txid, self.seq)
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ActivityRow {
     pub seq: i64,
+    /// The writing transaction's id on PostgreSQL; 0 on SQLite.
+    pub txid: i64,
     pub id: Uuid,
     pub kind: String,
     pub occurred_at: DateTime<Utc>,
@@ -63,24 +99,35 @@ impl Store {
     }
 
     pub async fn activity(&self, id: Uuid) -> StoreResult<Option<ActivityRow>> {
-        let r = sql("SELECT seq, id, type, occurred_at, data FROM activities WHERE id = ?")
+        let r = sql("SELECT seq, txid, id, type, occurred_at, data FROM activities WHERE id = ?")
             .bind(id)
             .fetch_optional(self.reader())
             .await?;
         r.as_ref().map(activity).transpose()
     }
 
-    /// Activities after `after` (a `seq`) that pass `filter`, oldest first, at most `limit`. The team, agent
-    /// and visitor are matched in the activity's `data` (what the event said when it happened).
+    /// Activities after `after` that pass `filter`, in feed order (see `FeedCursor`), at most `limit`. The
+    /// team, agent and visitor are matched in the activity's `data` (what the event said when it happened).
     pub async fn activities_after(
         &self,
-        after: i64,
+        after: FeedCursor,
         limit: u32,
         filter: &ActivityFilter,
     ) -> StoreResult<Vec<ActivityRow>> {
         let backend = self.backend();
         let mut text =
-            String::from("SELECT seq, id, type, occurred_at, data FROM activities WHERE seq > ?");
+            String::from("SELECT seq, txid, id, type, occurred_at, data FROM activities WHERE ");
+        let order = match backend {
+            Backend::Sqlite => {
+                text.push_str("seq > ?");
+                " ORDER BY seq LIMIT ?"
+            }
+            Backend::Postgres => {
+                text.push_str("(txid > ? OR (txid = ? AND seq > ?)) AND txid < ");
+                text.push_str(SETTLED_BELOW);
+                " ORDER BY txid, seq LIMIT ?"
+            }
+        };
         if filter.kind.is_some() {
             text.push_str(" AND type = ?");
         }
@@ -102,8 +149,11 @@ impl Store {
         if filter.to.is_some() {
             text.push_str(" AND occurred_at < ?");
         }
-        text.push_str(" ORDER BY seq LIMIT ?");
-        let mut q = sql(text).bind(after);
+        text.push_str(order);
+        let mut q = match backend {
+            Backend::Sqlite => sql(text).bind(after.seq),
+            Backend::Postgres => sql(text).bind(after.txid).bind(after.txid).bind(after.seq),
+        };
         if let Some(k) = filter.kind {
             q = q.bind(k.as_str());
         }
@@ -128,10 +178,34 @@ impl Store {
     }
 }
 
+/// PostgreSQL: the transaction id below which every writer of this database has ended, as of the
+/// statement's snapshot: the oldest transaction the snapshot sees running (`xip`), leaving out those known
+/// to belong to other databases on the server (their transactions never write here, and a long one must not
+/// hold this feed back), else the snapshot's `xmax`. A transaction of another database that ends between the
+/// snapshot and the look at `pg_stat_activity` is counted as ours: the horizon only errs low (later).
+/// `pg_stat_activity` shows 32-bit ids, the snapshot 64-bit ones: compared on their low 32 bits.
+const SETTLED_BELOW: &str = "COALESCE(\
+    (SELECT MIN(CAST(CAST(x AS text) AS bigint)) FROM pg_snapshot_xip(pg_current_snapshot()) AS x \
+     WHERE CAST(CAST(x AS text) AS bigint) % 4294967296 NOT IN (\
+       SELECT CAST(CAST(backend_xid AS text) AS bigint) FROM pg_stat_activity \
+       WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())), \
+    CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint))";
+
+impl ActivityRow {
+    /// Its position in the feed.
+    pub fn cursor(&self) -> FeedCursor {
+        FeedCursor {
+            txid: self.txid,
+            seq: self.seq,
+        }
+    }
+}
+
 fn activity(r: &Row) -> StoreResult<ActivityRow> {
     let data = r.json_text("data")?;
     Ok(ActivityRow {
         seq: r.int("seq")?,
+        txid: r.opt_int("txid")?.unwrap_or(0),
         id: r.uuid("id")?,
         kind: r.text("type")?,
         occurred_at: r.time("occurred_at")?,

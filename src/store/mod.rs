@@ -43,7 +43,7 @@ use sqlx::SqlitePool;
 
 use crate::domain::model::{Agent, Team};
 
-pub use activities::{ActivityFilter, ActivityRow, NewActivity};
+pub use activities::{ActivityFilter, ActivityRow, FeedCursor, NewActivity};
 pub use batch::{Batch, ClaimFacts};
 pub use connections::{ConnectionRow, ConnectionStatus, OAuthFlow};
 pub use idempotency::{Claim, ClaimedKey, Recorded};

@@ -302,3 +302,83 @@ async fn activities_carry_the_dialogue_page_team_status_and_routing() {
     assert_eq!(data["page_url"], Value::Null);
     assert_eq!(data["team_name"], "Sales EMEA");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_an_activity_that_commits_late_is_never_behind_a_cursor_already_handed_out() {
+    use sqlx::Connection;
+    if !crate::support::postgres::enabled() {
+        eprintln!("not run: one SQLite writer commits in the order it numbers (the PostgreSQL run has it)");
+        return;
+    }
+    let app = spawn_app().await;
+    app.create_team("sales", json!({})).await;
+    app.create_agent("Ann", "Europe/Amsterdam", &["sales"])
+        .await;
+    let booked = app
+        .book_ok("sales", "2026-11-23T10:00:00Z", "v@example.com")
+        .await;
+    let meeting = uuid::Uuid::parse_str(booked["id"].as_str().unwrap()).unwrap();
+    let page = app.get_json("/v1/activities", CHAT).await;
+    assert_eq!(page["activities"].as_array().unwrap().len(), 1, "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+
+    // Two writers (replicas): the first numbers its activity first and commits last.
+    let insert = "INSERT INTO activities (id, type, occurred_at, meeting_id, data) \
+                  VALUES ($1, 'meeting.scheduled', now(), $2, '{}')";
+    let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let mut first = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    let mut second = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut first).await.unwrap();
+    sqlx::query(insert)
+        .bind(a)
+        .bind(meeting)
+        .execute(&mut first)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut second).await.unwrap();
+    sqlx::query(insert)
+        .bind(b)
+        .bind(meeting)
+        .execute(&mut second)
+        .await
+        .unwrap();
+    sqlx::query("COMMIT").execute(&mut second).await.unwrap();
+
+    // The second's row is committed, but the first may still commit one numbered before it: a reader that
+    // got the second's row now would move its cursor past the first's. Nothing new is listed yet.
+    let page = app
+        .get_json(&format!("/v1/activities?after={cursor}"), CHAT)
+        .await;
+    assert_eq!(page["activities"], json!([]), "{page}");
+    assert_eq!(page["next_cursor"], cursor.as_str());
+
+    sqlx::query("COMMIT").execute(&mut first).await.unwrap();
+    // Both now, the first's first (other tests' transactions on this server may hold the feed a moment).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = app
+            .get_json(&format!("/v1/activities?after={cursor}"), CHAT)
+            .await;
+        let ids: Vec<&str> = page["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap())
+            .collect();
+        if ids.len() == 2 {
+            assert_eq!(ids, [a.to_string(), b.to_string()], "{page}");
+            break;
+        }
+        // Another transaction of this database still running may hold the second back a moment more.
+        assert!(
+            ids.is_empty() || ids == [a.to_string()],
+            "in order, none skipped: {page}"
+        );
+        assert!(std::time::Instant::now() < deadline, "never listed: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

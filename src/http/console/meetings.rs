@@ -302,7 +302,7 @@ pub async fn person(app: web::Data<App>, c: Console, q: web::Query<PersonQuery>)
     };
     let activities: Vec<_> = app
         .store
-        .activities_after(0, 500, &filter)
+        .activities_after(crate::store::FeedCursor::default(), 500, &filter)
         .await
         .unwrap_or_default()
         .into_iter()
