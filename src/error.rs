@@ -54,12 +54,24 @@ impl AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
-        AppError::Internal(e.into())
+        match e {
+            StoreError::Db(e) => e.into(),
+            other => AppError::Internal(other.into()),
+        }
     }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        // Text PostgreSQL cannot hold (U+0000) that reached it from an input no extractor checks (a form
+        // field, a path segment): the request's fault, and the write was rolled back.
+        if let sqlx::Error::Database(db) = &e {
+            if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
+                return AppError::Malformed(
+                    "text must not contain the NUL character (U+0000)".into(),
+                );
+            }
+        }
         AppError::Internal(e.into())
     }
 }

@@ -139,3 +139,47 @@ async fn the_chat_api_is_rate_limited_per_token() {
     // Admin calls are not counted against the chat token.
     assert_eq!(app.get("/admin/api/teams", ADMIN).await.status(), 200);
 }
+
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_wherever_it_comes_from_on_either_backend() {
+    let app = spawn_app().await;
+    app.create_team("sales", json!({})).await;
+    // PostgreSQL's text cannot hold U+0000: in a path, a query or a body it is the request's fault (4xx,
+    // problem+json), never a 500, and nothing is written.
+    for (path, token) in [
+        ("/v1/teams/sa%00les/availability", CHAT),
+        ("/admin/api/teams/sa%00les", ADMIN),
+        ("/admin/api/meetings?lead_email=a%00b%40example.com", ADMIN),
+        (
+            "/v1/teams/sales/availability?email=a%00b%40example.com",
+            CHAT,
+        ),
+    ] {
+        let r = app.get(path, token).await;
+        let status = r.status().as_u16();
+        assert!((400..500).contains(&status), "{status} for {path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+    }
+    let r = app
+        .post(
+            "/admin/api/teams",
+            ADMIN,
+            &json!({"slug": "x", "name": "Nul\u{0}name"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["errors"]["name"].is_array(), "{body}");
+    assert_eq!(
+        app.get_json("/admin/api/teams", ADMIN)
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
