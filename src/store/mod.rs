@@ -86,15 +86,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-impl From<StoreError> for sqlx::Error {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Db(e) => e,
-            other => sqlx::Error::Protocol(other.to_string()),
-        }
-    }
-}
-
 /// Maps a UNIQUE violation to `Duplicate`, naming what was duplicated.
 fn map_unique(e: StoreError) -> StoreError {
     if let StoreError::Db(sqlx::Error::Database(db)) = &e {
@@ -265,7 +256,9 @@ impl Store {
         Ok(())
     }
 
-    /// Runs `work` in a transaction of its own on PostgreSQL, committing when it succeeds.
+    /// Runs `work` in a transaction of its own on PostgreSQL, committing when it succeeds. Like SQLite's
+    /// group commit, it leaves cached snapshots alone: this path writes meetings, keys, calendar records and
+    /// pointers, which bookings read inside their own write, never from a snapshot.
     async fn write_pg<T, F>(&self, pool: &PgPool, work: F) -> StoreResult<T>
     where
         F: for<'c> FnOnce(&'c mut Conn) -> futures_util::future::BoxFuture<'c, StoreResult<T>>,
@@ -273,7 +266,7 @@ impl Store {
         let mut tx = Conn::Postgres(pool.begin().await?);
         match work(&mut tx).await {
             Ok(v) => {
-                self.commit(tx).await?;
+                tx.commit().await.map_err(|e| map_overlap(e.into()))?;
                 Ok(v)
             }
             Err(e) => {

@@ -184,70 +184,60 @@ impl Sql {
 
     /// How many rows it changed.
     pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> StoreResult<u64> {
-        let text = self.text.clone();
+        let Sql { text, args } = self;
         Ok(match on.into() {
-            On::SqlitePool(p) => sqlite(&text, self.args).execute(p).await?.rows_affected(),
-            On::Tx(Conn::Sqlite(tx)) => sqlite(&text, self.args)
+            On::SqlitePool(p) => sqlite(&text, args).execute(p).await?.rows_affected(),
+            On::Tx(Conn::Sqlite(tx)) => sqlite(&text, args)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
             On::PgPool(p) => {
                 let text = placeholders(&text);
-                pg(&text, self.args).execute(p).await?.rows_affected()
+                pg(&text, args).execute(p).await?.rows_affected()
             }
             On::Tx(Conn::Postgres(tx)) => {
                 let text = placeholders(&text);
-                pg(&text, self.args)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected()
+                pg(&text, args).execute(&mut **tx).await?.rows_affected()
             }
         })
     }
 
     pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> StoreResult<Vec<Row>> {
-        let text = self.text.clone();
+        let Sql { text, args } = self;
         Ok(match on.into() {
-            On::SqlitePool(p) => wrap(sqlite(&text, self.args).fetch_all(p).await?, Row::Sqlite),
-            On::Tx(Conn::Sqlite(tx)) => wrap(
-                sqlite(&text, self.args).fetch_all(&mut **tx).await?,
-                Row::Sqlite,
-            ),
+            On::SqlitePool(p) => wrap(sqlite(&text, args).fetch_all(p).await?, Row::Sqlite),
+            On::Tx(Conn::Sqlite(tx)) => {
+                wrap(sqlite(&text, args).fetch_all(&mut **tx).await?, Row::Sqlite)
+            }
             On::PgPool(p) => {
                 let text = placeholders(&text);
-                wrap(pg(&text, self.args).fetch_all(p).await?, Row::Postgres)
+                wrap(pg(&text, args).fetch_all(p).await?, Row::Postgres)
             }
             On::Tx(Conn::Postgres(tx)) => {
                 let text = placeholders(&text);
-                wrap(
-                    pg(&text, self.args).fetch_all(&mut **tx).await?,
-                    Row::Postgres,
-                )
+                wrap(pg(&text, args).fetch_all(&mut **tx).await?, Row::Postgres)
             }
         })
     }
 
     pub async fn fetch_optional<'a>(self, on: impl Into<On<'a>>) -> StoreResult<Option<Row>> {
-        let text = self.text.clone();
+        let Sql { text, args } = self;
         Ok(match on.into() {
-            On::SqlitePool(p) => sqlite(&text, self.args)
+            On::SqlitePool(p) => sqlite(&text, args)
                 .fetch_optional(p)
                 .await?
                 .map(Row::Sqlite),
-            On::Tx(Conn::Sqlite(tx)) => sqlite(&text, self.args)
+            On::Tx(Conn::Sqlite(tx)) => sqlite(&text, args)
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(Row::Sqlite),
             On::PgPool(p) => {
                 let text = placeholders(&text);
-                pg(&text, self.args)
-                    .fetch_optional(p)
-                    .await?
-                    .map(Row::Postgres)
+                pg(&text, args).fetch_optional(p).await?.map(Row::Postgres)
             }
             On::Tx(Conn::Postgres(tx)) => {
                 let text = placeholders(&text);
-                pg(&text, self.args)
+                pg(&text, args)
                     .fetch_optional(&mut **tx)
                     .await?
                     .map(Row::Postgres)
@@ -345,19 +335,15 @@ fn corrupt(col: &str, what: impl std::fmt::Display) -> StoreError {
 }
 
 impl Row {
-    fn pg_type(r: &PgRow, col: &str) -> StoreResult<String> {
-        let i = r
-            .columns()
-            .iter()
-            .position(|c| c.name() == col)
-            .ok_or_else(|| StoreError::Db(sqlx::Error::ColumnNotFound(col.to_owned())))?;
-        Ok(r.columns()[i].type_info().name().to_owned())
+    /// The PostgreSQL type of the column `col` (`UUID`, `INT4`, `TIMESTAMPTZ`, …).
+    fn pg_type<'r>(r: &'r PgRow, col: &str) -> StoreResult<&'r str> {
+        Ok(r.try_column(col)?.type_info().name())
     }
 
     pub fn opt_text(&self, col: &str) -> StoreResult<Option<String>> {
         Ok(match self {
             Row::Sqlite(r) => r.try_get(col)?,
-            Row::Postgres(r) => match Self::pg_type(r, col)?.as_str() {
+            Row::Postgres(r) => match Self::pg_type(r, col)? {
                 "UUID" => r.try_get::<Option<Uuid>, _>(col)?.map(|u| u.to_string()),
                 "JSON" | "JSONB" => r
                     .try_get::<Option<serde_json::Value>, _>(col)?
@@ -374,7 +360,7 @@ impl Row {
     pub fn opt_int(&self, col: &str) -> StoreResult<Option<i64>> {
         Ok(match self {
             Row::Sqlite(r) => r.try_get(col)?,
-            Row::Postgres(r) => match Self::pg_type(r, col)?.as_str() {
+            Row::Postgres(r) => match Self::pg_type(r, col)? {
                 "INT2" => r.try_get::<Option<i16>, _>(col)?.map(i64::from),
                 "INT4" => r.try_get::<Option<i32>, _>(col)?.map(i64::from),
                 "BOOL" => r.try_get::<Option<bool>, _>(col)?.map(i64::from),
