@@ -6,23 +6,11 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rondo");
-
-fn clean_env(cmd: &mut Command) -> &mut Command {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("RONDO_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
+use crate::support::process::{free_port, rondo_command};
 
 #[test]
 fn help_lists_every_setting_with_its_default() {
-    let out = clean_env(&mut Command::new(BIN))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = rondo_command().arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for var in [
@@ -51,18 +39,12 @@ fn an_invalid_setting_stops_start_up_naming_the_variable() {
         ("RONDO_ENV", "staging"),
         ("RONDO_LOG_FORMAT", "xml"),
     ] {
-        let out = clean_env(&mut Command::new(BIN))
-            .env(var, value)
-            .output()
-            .unwrap();
+        let out = rondo_command().env(var, value).output().unwrap();
         assert!(!out.status.success(), "{var}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains(var), "{var}: {err}");
     }
-    let out = clean_env(&mut Command::new(BIN))
-        .env("RONDO_ENV", "prod")
-        .output()
-        .unwrap();
+    let out = rondo_command().env("RONDO_ENV", "prod").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8(out.stderr)
         .unwrap()
@@ -104,7 +86,7 @@ fn token_create_then_serve_then_sigterm_exits_cleanly() {
         .local_addr()
         .unwrap()
         .port();
-    let out = clean_env(&mut Command::new(BIN))
+    let out = rondo_command()
         .env("RONDO_DATABASE_URL", &db)
         .args(["token", "create", "--role", "admin"])
         .output()
@@ -116,7 +98,7 @@ fn token_create_then_serve_then_sigterm_exits_cleanly() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("rondo_admin_"));
-    let child = clean_env(&mut Command::new(BIN))
+    let child = rondo_command()
         .env("RONDO_DATABASE_URL", &db)
         .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
         .env("RONDO_ENV", "prod")
@@ -137,17 +119,9 @@ fn token_create_then_serve_then_sigterm_exits_cleanly() {
 
 const PROD_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Runs `rondo <args>` against this database; the output, whatever the exit.
 fn rondo(db: &str, args: &[&str]) -> std::process::Output {
-    clean_env(&mut Command::new(BIN))
+    rondo_command()
         .env("RONDO_DATABASE_URL", db)
         .args(args)
         .output()
@@ -186,9 +160,8 @@ fn list_tokens(db: &str) -> (String, Vec<(String, String, String)>) {
 
 /// The service in prod mode (no dev tokens) on this database and port, ready.
 fn serve(db: &str, port: u16, extra: &[(&str, &str)], output: Stdio) -> std::process::Child {
-    let mut cmd = Command::new(BIN);
-    clean_env(&mut cmd)
-        .env("RONDO_DATABASE_URL", db)
+    let mut cmd = rondo_command();
+    cmd.env("RONDO_DATABASE_URL", db)
         .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
         .env("RONDO_ENV", "prod")
         .env("RONDO_SECRET_KEY", PROD_KEY)

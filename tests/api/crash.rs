@@ -3,28 +3,22 @@
 //! there), and the calendar event (in the fake Google Calendar the agent connected), the invitation email
 //! and the webhook each arrive once.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
 use crate::support::google::{FakeGoogle, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET};
+use crate::support::process::rondo_command;
 use crate::support::receiver::Receiver;
 use crate::support::smtp::SmtpServer;
-
-const BIN: &str = env!("CARGO_BIN_EXE_rondo");
 
 /// The key must stay the same across the restart: the agent's Google tokens are sealed under it.
 const SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 fn start(db: &str, port: u16, smtp: &str, google: &FakeGoogle) -> Child {
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("RONDO_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = rondo_command();
     cmd.env("RONDO_DATABASE_URL", db)
         .env("RONDO_LISTEN", format!("127.0.0.1:{port}"))
         .env("RONDO_SMTP_URL", smtp)

@@ -7,7 +7,7 @@
 //! the booking, which the chat service sees as the usual 409 with alternatives.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveTime, Utc};
@@ -17,11 +17,11 @@ use serde_json::{json, Value};
 use crate::support::browser::Browser;
 use crate::support::google::{FakeGoogle, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET};
 use crate::support::postgres;
+use crate::support::process::{free_port, rondo_command};
 use crate::support::receiver::Receiver;
 use crate::support::smtp::SmtpServer;
 use crate::support::{spawn_app, CHAT as TEST_CHAT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rondo");
 const ADMIN: &str = "replica-admin-token";
 const CHAT: &str = "replica-chat-token";
 const SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -34,12 +34,7 @@ struct Replica {
 
 impl Replica {
     fn spawn(db: &str, port: u16, smtp: &str, google: &FakeGoogle) -> Self {
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("RONDO_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = rondo_command();
         let base = format!("http://127.0.0.1:{port}");
         let child = cmd
             .env("RONDO_DATABASE_URL", db)
@@ -88,14 +83,6 @@ impl Drop for Replica {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn send(

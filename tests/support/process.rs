@@ -9,6 +9,27 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rondo");
 pub const ADMIN: &str = "proc-admin-token";
 pub const CHAT: &str = "proc-chat-token";
 
+/// A port nothing listens on right now (the OS's pick), for a process or server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The rondo binary, to be run with only the `RONDO_*` settings the test gives it (none inherited from
+/// the environment the tests run in).
+pub fn rondo_command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RONDO_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 pub struct RondoProcess {
     child: Child,
     pub base: String,
@@ -21,18 +42,9 @@ impl RondoProcess {
     /// and waits until it answers `/readyz`.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let mut cmd = Command::new(BIN);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("RONDO_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = rondo_command();
         cmd.env(
             "RONDO_DATABASE_URL",
             format!("sqlite://{}/rondo.db?mode=rwc", dir.path().display()),
